@@ -1,0 +1,228 @@
+"""The latent map of a model: stored projections of the test set, point lookup and the plotly figure.
+
+Everything comes from the model folder's `latent_map.npz`, written once by training; nothing is projected or
+fitted here. The only maths done live is cheap: projecting the current z onto the stored PCA plane and finding
+the stored point nearest to it.
+
+npz arrays (N test images, D latent dimensions):
+    mu (N, D) float32, labels (N,) int64, images (N, 28, 28) uint8, pca (N, 2), tsne (N, 2),
+    pca_mean (D,), pca_components (2, D)   so that pca ~= (mu - pca_mean) @ pca_components.T
+"""
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .inference import InputError, validate_z
+
+MAP_NAME = "latent_map.npz"
+PROJECTIONS = {"pca": "PCA", "tsne": "t-SNE"}  # key in the npz -> label shown to people
+
+# Tableau 10: distinct, colour-blind-friendlier than most; more classes cycle through a second palette.
+CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+                "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173",
+                "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363"]
+MARKER_COLOR = "#111111"
+TSNE_NOTE = ("t-SNE has no formula for placing a new point, so on this view the star sits on the test image whose "
+             "latent mean is nearest to the current z.")
+PCA_NOTE = "The star is the current slider vector, projected onto the same PCA plane as the test images."
+
+
+class MapLoadError(ValueError):
+    """A latent_map.npz that is missing or malformed; the message names the file and the fix."""
+
+
+@dataclass(frozen=True, eq=False)
+class LatentMap:
+    mu: np.ndarray              # (N, D) float32 posterior means (codes for an AE)
+    labels: np.ndarray          # (N,) int64 class ids
+    images: np.ndarray          # (N, 28, 28) uint8 test images
+    coords: dict                # projection key -> (N, 2) float32
+    pca_mean: np.ndarray        # (D,)
+    pca_components: np.ndarray  # (2, D)
+    class_names: list
+    by_class: dict = field(default_factory=dict)  # class id -> indices, so the figure has one trace per class
+
+    @property
+    def n(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.mu.shape[1])
+
+
+def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | None = None) -> LatentMap:
+    """Read and check a latent_map.npz written by training. Raises MapLoadError with the fix on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise MapLoadError(f"{path} is missing. The explorer needs the latent map of the test set; make it with "
+                           "the training package's evaluation step, which writes latent_map.npz.")
+    want = ["mu", "labels", "images", "pca", "tsne", "pca_mean", "pca_components"]
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in want if k not in f.files]
+            if missing:
+                raise MapLoadError(f"{path} lacks the arrays {missing}; regenerate it with the training package.")
+            a = {k: f[k] for k in want}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        if isinstance(e, MapLoadError):
+            raise
+        raise MapLoadError(f"{path} is not a readable .npz file ({e}); regenerate it with the training package.") from e
+
+    n = a["labels"].shape[0] if a["labels"].ndim == 1 else -1
+    checks = [
+        (a["mu"].ndim == 2 and a["mu"].shape == (n, latent_dim), "mu", f"({n}, {latent_dim})"),
+        (a["labels"].ndim == 1 and n > 0, "labels", "(N,) with N > 0"),
+        (a["images"].shape == (n, 28, 28), "images", f"({n}, 28, 28)"),
+        (a["pca"].shape == (n, 2), "pca", f"({n}, 2)"),
+        (a["tsne"].shape == (n, 2), "tsne", f"({n}, 2)"),
+        (a["pca_mean"].shape == (latent_dim,), "pca_mean", f"({latent_dim},)"),
+        (a["pca_components"].shape == (2, latent_dim), "pca_components", f"(2, {latent_dim})"),
+    ]
+    for ok, key, shape in checks:
+        if not ok:
+            raise MapLoadError(f"{path}: array '{key}' has shape {list(a[key].shape)}, expected {shape}. "
+                               "The map does not belong to this model; regenerate it with the training package.")
+    labels = a["labels"].astype(np.int64)
+    if not class_names:  # a user's model without names: call the classes by their ids
+        class_names = [str(i) for i in range(int(max(labels.max(), 0)) + 1)]
+    if labels.min() < 0 or labels.max() >= max(len(class_names), 1):
+        raise MapLoadError(f"{path}: labels run from {labels.min()} to {labels.max()} but the model has "
+                           f"{len(class_names)} class names; the map and config.json disagree.")
+    by_class = {c: np.flatnonzero(labels == c) for c in range(len(class_names))}
+    images = a["images"] if a["images"].dtype == np.uint8 else (np.clip(a["images"], 0, 1) * 255).astype(np.uint8)
+    return LatentMap(mu=a["mu"].astype(np.float32), labels=labels, images=images,
+                     coords={k: a[k].astype(np.float32) for k in PROJECTIONS},
+                     pca_mean=a["pca_mean"].astype(np.float32),
+                     pca_components=a["pca_components"].astype(np.float32),
+                     class_names=list(class_names), by_class=by_class)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Lookups
+
+def check_index(lmap: LatentMap, index) -> int:
+    """A test-image index as an int in 0..N-1, or InputError saying the valid range."""
+    try:
+        f = float(index)
+    except (TypeError, ValueError):
+        raise InputError(f"the point index must be a whole number from 0 to {lmap.n - 1}, got {index!r}.") from None
+    if isinstance(index, bool) or not np.isfinite(f) or f != int(f) or not 0 <= f < lmap.n:
+        raise InputError(f"point index {index!r} is out of range: this map has {lmap.n} test images, "
+                         f"numbered 0 to {lmap.n - 1}.")
+    return int(f)
+
+
+@dataclass(frozen=True)
+class Point:
+    index: int
+    image: np.ndarray  # (28, 28) uint8
+    label: int
+    class_name: str
+    mu: np.ndarray     # (D,) float32
+
+
+def lookup_point(lmap: LatentMap, index) -> Point:
+    """The stored test image, class and latent mean at `index` (InputError when out of range)."""
+    i = check_index(lmap, index)
+    label = int(lmap.labels[i])
+    return Point(i, lmap.images[i], label, lmap.class_names[label], lmap.mu[i])
+
+
+def project_pca(lmap: LatentMap, z) -> tuple[float, float]:
+    """Place any z on the stored PCA plane: (z - pca_mean) @ pca_components.T."""
+    z = validate_z(z, lmap.latent_dim)
+    xy = (z - lmap.pca_mean) @ lmap.pca_components.T  # (2,)
+    return float(xy[0]), float(xy[1])
+
+
+def nearest_index(lmap: LatentMap, z) -> int:
+    """Index of the stored latent mean nearest to z (Euclidean). (N, D) <= (10000, 32): well under a millisecond."""
+    z = validate_z(z, lmap.latent_dim)
+    d = lmap.mu - z
+    return int(np.einsum("nd,nd->n", d, d).argmin())
+
+
+def marker_position(lmap: LatentMap, z, projection: str) -> dict:
+    """Where the current-z marker goes on a projection: {"x", "y", "index", "note"}.
+
+    PCA is a linear map, so z is projected exactly. t-SNE has no map for new points, so the marker sits on the
+    stored point whose latent mean is nearest to z, and the note says so.
+    """
+    projection = check_projection(projection)
+    if projection == "pca":
+        x, y = project_pca(lmap, z)
+        return {"x": x, "y": y, "index": None, "note": PCA_NOTE}
+    i = nearest_index(lmap, z)
+    x, y = lmap.coords["tsne"][i]
+    return {"x": float(x), "y": float(y), "index": i, "note": TSNE_NOTE}
+
+
+def check_projection(projection: str) -> str:
+    key = {"pca": "pca", "tsne": "tsne", "t-sne": "tsne"}.get(str(projection).strip().lower())
+    if key is None:
+        raise InputError(f"unknown projection {projection!r}; use 'pca' or 'tsne'.")
+    return key
+
+
+def latent_ranges(lmap: LatentMap, minimum: float = 3.0) -> np.ndarray:
+    """Half-width of each slider: at least `minimum`, wider where stored codes go further (an AE's codes
+    are not held near N(0, I)), so clicking any point loads a z the sliders can show. (D,) float."""
+    reach = np.ceil(np.abs(lmap.mu).max(axis=0))
+    return np.maximum(reach, minimum).astype(np.float64)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The figure
+
+def build_figure(lmap: LatentMap, projection: str, marker: dict | None = None, *, title: str = "") -> dict:
+    """A plotly figure (plain JSON-able dict) of every test image on a stored projection.
+
+    One WebGL (`scattergl`) trace per class, so the legend lists class names and a click on the legend hides a
+    class. Each point carries its test-image index in `customdata`: the browser sends it back on click. The last
+    trace is the current-z marker (a small SVG trace, so moving it does not redraw the 10,000 points' buffers).
+    """
+    projection = check_projection(projection)
+    xy = lmap.coords[projection]
+    xy = np.round(xy.astype(np.float64), 3)  # 3 decimals is far finer than a pixel; halves the JSON
+    data = []
+    for c, idx in lmap.by_class.items():
+        if idx.size == 0:
+            continue
+        name = lmap.class_names[c]
+        data.append({
+            "type": "scattergl", "mode": "markers", "name": name,
+            "x": xy[idx, 0].tolist(), "y": xy[idx, 1].tolist(), "customdata": idx.tolist(),
+            "marker": {"size": 4, "opacity": 0.65, "color": CLASS_COLORS[c % len(CLASS_COLORS)]},
+            "hovertemplate": f"<b>{_escape(name)}</b><br>test image #%{{customdata}}<extra></extra>",
+        })
+    m = marker or {}
+    data.append({
+        "type": "scatter", "mode": "markers", "name": "current z",
+        "x": [m["x"]] if "x" in m else [], "y": [m["y"]] if "y" in m else [],
+        "marker": {"size": 18, "symbol": "star", "color": "#ffd700", "line": {"width": 2, "color": MARKER_COLOR}},
+        "hovertemplate": "current z<extra></extra>",
+    })
+    axis = {"showgrid": False, "zeroline": False, "showticklabels": False, "ticks": ""}
+    label = PROJECTIONS[projection]
+    layout = {
+        "title": {"text": title, "font": {"size": 14}} if title else None,
+        "xaxis": {**axis, "title": {"text": f"{label} 1"}},
+        "yaxis": {**axis, "title": {"text": f"{label} 2"}},
+        "legend": {"itemsizing": "constant", "title": {"text": "class"}},
+        "margin": {"l": 30, "r": 10, "t": 30 if title else 10, "b": 30},
+        "hovermode": "closest", "dragmode": "pan",
+        "plot_bgcolor": "#ffffff", "paper_bgcolor": "rgba(0,0,0,0)",
+        "uirevision": f"{projection}",  # keep zoom while only the marker moves
+    }
+    return {"data": data, "layout": {k: v for k, v in layout.items() if v is not None},
+            "projection": projection, "n": lmap.n}
+
+
+def _escape(text: str) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

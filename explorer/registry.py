@@ -1,0 +1,149 @@
+"""Which model folders the explorer offers, and loading them on first use.
+
+Discovery reads only each folder's small `config.json` and `metrics.json`, so start-up stays fast; the weights and
+the latent map are loaded the first time a model is picked and then kept (six shipped models fit easily in memory).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .inference import InputError
+from .latent_map import MAP_NAME, LatentMap, MapLoadError, latent_ranges, load_latent_map
+
+log = logging.getLogger(__name__)
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+ENV_MODEL_DIRS = "EXPLORER_MODEL_DIRS"  # extra model folders, separated like PATH (":" on Linux)
+ENV_ASSETS_DIR = "EXPLORER_ASSETS_DIR"  # replaces assets/ (tests, or a copy of the models elsewhere)
+PREFERRED_DEFAULT = "mnist-vae"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the page says about a model before (and without) loading it."""
+    name: str
+    folder: Path
+    kind: str | None
+    dataset: str | None
+    latent_dim: int | None
+    arch: str | None
+    class_names: tuple
+    metrics: dict | None
+    error: str | None = None  # set when config.json cannot be read; picking the model then shows this message
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    info: ModelInfo
+    model: object            # training.LatentModel in eval mode
+    latent_map: LatentMap
+    slider_range: np.ndarray  # (D,) half-width of each slider
+    code_mean: np.ndarray     # (D,) mean of the stored codes (used to sample from an AE, which has no prior)
+    code_std: np.ndarray      # (D,)
+
+
+class ModelRegistry:
+    """An ordered set of model folders, keyed by a display name (the folder's name)."""
+
+    def __init__(self, folders: list[str | Path], default: str | None = None):
+        self._infos: dict[str, ModelInfo] = {}
+        for folder in folders:
+            info = read_info(Path(folder))
+            name, k = info.name, 2
+            while name in self._infos:  # two folders with the same name in different places
+                name, k = f"{info.name} ({k})", k + 1
+            self._infos[name] = ModelInfo(**{**info.__dict__, "name": name})
+        self._loaded: dict[str, LoadedModel] = {}
+        self._lock = threading.Lock()
+        names = self.names()
+        if default and default in self._infos:
+            self.default = default
+        else:
+            self.default = PREFERRED_DEFAULT if PREFERRED_DEFAULT in self._infos else (names[0] if names else None)
+
+    @classmethod
+    def discover(cls, assets_dir: str | Path | None = None, extra: list[str | Path] | None = None) -> "ModelRegistry":
+        """Every folder under `assets_dir` that holds a config.json, then the `extra` folders (the first extra
+        folder becomes the default: someone who passes their own model wants to see it)."""
+        assets_dir = Path(assets_dir or os.environ.get(ENV_ASSETS_DIR) or ASSETS_DIR)
+        shipped = sorted(p.parent for p in assets_dir.glob("*/config.json")) if assets_dir.is_dir() else []
+        extra = [Path(p).expanduser().resolve() for p in (extra or [])]
+        shipped = [p for p in shipped if p.resolve() not in extra]
+        reg = cls(shipped + extra)
+        if extra:
+            reg.default = list(reg._infos)[len(shipped)]
+        return reg
+
+    def names(self) -> list[str]:
+        return list(self._infos)
+
+    def info(self, name: str) -> ModelInfo:
+        if name not in self._infos:
+            known = ", ".join(self._infos) or "none (the assets folder is empty)"
+            raise InputError(f"unknown model {name!r}. Available models: {known}.")
+        return self._infos[name]
+
+    def get(self, name: str) -> LoadedModel:
+        """Load (once) and return a model with its latent map. Raises InputError for an unknown name and
+        training.ModelLoadError / MapLoadError (ValueErrors with the fix in the message) for a broken folder."""
+        info = self.info(name)
+        loaded = self._loaded.get(name)
+        if loaded is not None:
+            return loaded
+        with self._lock:
+            if name not in self._loaded:
+                self._loaded[name] = load_folder(info)
+            return self._loaded[name]
+
+    def describe(self) -> list[dict]:
+        """JSON-able summary of every model, for the list_models endpoint."""
+        return [{"name": i.name, "kind": i.kind, "dataset": i.dataset, "latent_dim": i.latent_dim,
+                 "num_classes": len(i.class_names) if i.kind == "cvae" else 0,
+                 "class_names": list(i.class_names), "metrics": i.metrics,
+                 **({"error": i.error} if i.error else {})} for i in self._infos.values()]
+
+
+def read_info(folder: Path) -> ModelInfo:
+    """Read config.json and metrics.json of a folder; never raises (an unreadable folder records its error)."""
+    name = folder.name
+    from training import ModelLoadError, read_config  # training owns the folder format
+    try:
+        cfg = read_config(folder)
+        m = cfg.get("model", {})
+        metrics = _read_json(folder / "metrics.json")
+        return ModelInfo(name=name, folder=folder, kind=m.get("kind"), dataset=(cfg.get("data") or {}).get("dataset"),
+                         latent_dim=m.get("latent_dim"), arch=m.get("arch"),
+                         class_names=tuple(m.get("class_names") or ()), metrics=metrics)
+    except (ModelLoadError, OSError, ValueError) as e:
+        log.warning("model folder %s cannot be read: %s", folder, e)
+        return ModelInfo(name=name, folder=folder, kind=None, dataset=None, latent_dim=None, arch=None,
+                         class_names=(), metrics=None, error=str(e))
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def load_folder(info: ModelInfo) -> LoadedModel:
+    """Load weights and latent map of one folder (both checked; errors say what to fix)."""
+    from training import load_model
+
+    if info.error:
+        raise InputError(f"model {info.name!r} cannot be used: {info.error}")
+    model = load_model(info.folder)
+    lmap = load_latent_map(info.folder / MAP_NAME, model.latent_dim, list(model.class_names))
+    return LoadedModel(info=info, model=model, latent_map=lmap, slider_range=latent_ranges(lmap),
+                       code_mean=lmap.mu.mean(axis=0), code_std=lmap.mu.std(axis=0) + 1e-6)
+
+
+__all__ = ["ModelRegistry", "ModelInfo", "LoadedModel", "MapLoadError", "read_info", "load_folder"]

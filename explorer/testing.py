@@ -1,0 +1,72 @@
+"""Tiny synthetic model folders for tests, benchmarks and development (no dataset, no training).
+
+    python -m explorer.testing OUT_DIR     # writes OUT_DIR/fake-ae, fake-vae, fake-cvae
+
+Each folder has what a shipped folder has: config.json + model.safetensors (an untrained, small MLP model),
+latent_map.npz (a few hundred random images, their real latent means under the untrained model, a PCA plane fitted
+with numpy and a stand-in "t-SNE"), metrics.json and history.json.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CLASS_NAMES = [f"class {i}" for i in range(10)]
+
+
+def make_model_folder(folder: str | Path, kind: str = "vae", latent_dim: int = 4, n_points: int = 300,
+                      seed: int = 0, num_classes: int = 10, arch: str = "mlp", small: bool = True) -> Path:
+    """Write a complete model folder and return its path (small=False: the default, full-size layers)."""
+    from training import create_model, save_model
+
+    folder = Path(folder)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    names = CLASS_NAMES[:num_classes]
+    model = create_model(kind=kind, arch=arch, latent_dim=latent_dim,
+                         num_classes=num_classes if kind == "cvae" else 0, class_names=names,
+                         **(({"mlp_hidden": 32} if arch == "mlp" else {"conv_channels": (4, 8), "conv_hidden": 16})
+                            if small else {}))
+    model.eval()
+    save_model(model, folder, data={"dataset": "synthetic", "note": "explorer.testing fake"})
+
+    labels = rng.integers(0, num_classes, n_points).astype(np.int64)
+    # Blobby images whose brightness depends on the class, so classes differ a little.
+    images = (rng.random((n_points, 28, 28)) * 255 * ((labels[:, None, None] + 1) / num_classes)).astype(np.uint8)
+    with torch.inference_mode():
+        x = torch.from_numpy(images).float().div(255)[:, None]
+        y = torch.from_numpy(labels) if kind == "cvae" else None
+        mu = model.encode(x, y).mu.numpy().astype(np.float32)
+    mean = mu.mean(axis=0)
+    _, _, vt = np.linalg.svd(mu - mean, full_matrices=False)
+    comps = np.zeros((2, latent_dim), np.float32)
+    comps[: min(2, vt.shape[0])] = vt[:2]
+    pca = ((mu - mean) @ comps.T).astype(np.float32)
+    tsne = (rng.normal(size=(n_points, 2)) * 10 + labels[:, None] * 5).astype(np.float32)
+    np.savez_compressed(folder / "latent_map.npz", mu=mu, labels=labels, images=images, pca=pca, tsne=tsne,
+                        pca_mean=mean.astype(np.float32), pca_components=comps)
+    ae = kind == "ae"
+    metrics = {"neg_elbo": None if ae else 543.2, "iwae_k64": None if ae else 540.1, "recon": 530.0,
+               "kl": None if ae else 13.2, "active_units": latent_dim, "knn5_accuracy": 0.1,
+               "kl_per_dim": [0.0] * latent_dim, "n_test": n_points}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    (folder / "history.json").write_text(json.dumps({"epochs": []}))
+    return folder
+
+
+def make_assets(out: str | Path, latent_dim: int = 4, n_points: int = 300) -> Path:
+    """fake-ae, fake-vae and fake-cvae under `out` (an assets-like folder)."""
+    out = Path(out)
+    for i, kind in enumerate(["ae", "vae", "cvae"]):
+        make_model_folder(out / f"fake-{kind}", kind=kind, latent_dim=latent_dim, n_points=n_points, seed=i)
+    return out
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m explorer.testing OUT_DIR")
+    print(make_assets(sys.argv[1]))

@@ -1,0 +1,258 @@
+"""Layout and event wiring of the explorer; every action calls a plain function in explorer.actions.
+
+Element ids (stable, for tests and for people who embed the app): model-picker, latent-sliders, decoded-image,
+random-button, reset-button, latent-map, projection-picker, class-picker, selected-original,
+selected-reconstruction. Named API endpoints: /decode, /reconstruct, /list_models.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import gradio as gr
+import plotly
+
+from . import actions
+from .inference import InputError
+from .latent_map import MapLoadError
+from .registry import ModelRegistry
+
+log = logging.getLogger(__name__)
+
+MAX_SLIDERS = 32  # the training package caps latent_dim at 32; sliders beyond a model's D are hidden
+STATIC = Path(__file__).resolve().parent / "static"
+PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+PROJECTION_CHOICES = [("PCA", "pca"), ("t-SNE", "tsne")]
+BLANK = actions.inf.png_data_uri(actions.inf.to_display_image(actions.np.full((28, 28), 240, actions.np.uint8)))
+
+INTRO = """# Latent space explorer
+A variational autoencoder squeezes each 28×28 image into a short vector **z** (its *latent code*) and learns a
+decoder that turns any z back into an image. Drag the sliders to move through that space and watch the decoder's
+image change; the map on the right shows where the 10,000 test images sit, and clicking one loads its code."""
+
+CSS = """
+.xp-img { display:block; margin:0 auto; width:280px; height:280px; image-rendering:pixelated;
+          border-radius:6px; box-shadow:0 1px 3px rgba(0,0,0,.25); background:#000; }
+.xp-caption { text-align:center; font-size:0.9em; opacity:0.8; margin-top:6px; min-height:1.3em; }
+.xp-row { display:flex; flex-wrap:wrap; gap:6px; justify-content:center; }
+.xp-row figure { margin:0; text-align:center; font-size:0.75em; }
+.xp-row img { width:56px; height:56px; image-rendering:pixelated; border-radius:3px; display:block; }
+.xp-row figure.current img { outline:3px solid var(--color-accent); }
+.xp-map-plot { width:100%; height:470px; }
+#latent-sliders { max-height:640px; overflow-y:auto; }
+#latent-sliders .form { display:grid !important; grid-template-columns:repeat(auto-fill, minmax(210px, 1fr)); }
+#selected-original .xp-img, #selected-reconstruction .xp-img { width:196px; height:196px; }
+"""
+
+IMG_TEMPLATE = '<img class="xp-img" src="${value}" alt="${alt}"><div class="xp-caption">${caption}</div>'
+ROW_TEMPLATE = ('<div class="xp-row">{{#each value}}<figure class="{{#if this.current}}current{{/if}}">'
+                '<img src="{{this.src}}" alt="{{this.name}}"><figcaption>{{this.name}}</figcaption></figure>'
+                '{{/each}}</div>')
+
+
+def friendly(fn):
+    """Turn every exception into a gr.Error with a message a person can act on; no traceback reaches the page."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (InputError, MapLoadError) as e:
+            raise gr.Error(str(e), print_exception=False) from None
+        except ValueError as e:  # training.ModelLoadError and other checked problems say what to fix
+            log.warning("%s: %s", fn.__name__, e)
+            raise gr.Error(str(e), print_exception=False) from None
+        except Exception as e:  # a bug: log it for us, tell the person something useful
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(f"Something went wrong ({type(e).__name__}). The app is still running: try again, "
+                           "or pick another model. Details are in the server log.", print_exception=False) from None
+    return wrapper
+
+
+def build_demo(registry: ModelRegistry) -> gr.Blocks:
+    """The whole app. Nothing is loaded here: the first model is loaded when the page opens (demo.load)."""
+    gr.set_static_paths([str(PLOTLY_JS)])
+    plotly_src = f"/gradio_api/file={PLOTLY_JS}"
+    map_js = (STATIC / "latent_map.js").read_text()
+    names = registry.names()
+
+    with gr.Blocks(title="Latent space explorer", analytics_enabled=False) as demo:
+        gr.Markdown(INTRO)
+        with gr.Row(equal_height=False):
+            model_picker = gr.Dropdown(names, value=registry.default, label="Model", elem_id="model-picker",
+                                       scale=1, min_width=220, interactive=True)
+            model_info = gr.Markdown(elem_id="model-info")
+
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5, min_width=330):
+                decoded = gr.HTML(BLANK, html_template=IMG_TEMPLATE, alt="decoded image",
+                                  caption="The decoder's image of the current z", elem_id="decoded-image",
+                                  js_on_load=None)
+                class_picker = gr.Radio([], label="Class (conditional model): same z, another class",
+                                        elem_id="class-picker", visible=False)
+                class_row = gr.HTML([], html_template=ROW_TEMPLATE, elem_id="class-row", visible=False,
+                                    js_on_load=None)
+                with gr.Row():
+                    random_btn = gr.Button("Random sample", elem_id="random-button", variant="primary")
+                    reset_btn = gr.Button("Reset to zero", elem_id="reset-button")
+                    seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="seed", min_width=90,
+                                     info="Next random sample uses this seed; it goes up by one each time.")
+                status = gr.Markdown("", elem_id="status")
+                gr.Markdown("**Latent sliders**: one per dimension of z. For a VAE most test codes lie "
+                            "within ±3 of zero.", elem_id="sliders-help")
+                with gr.Group(elem_id="latent-sliders"):
+                    sliders = [gr.Slider(-3, 3, value=0, step=actions.SLIDER_STEP, label=f"z{i + 1}",
+                                         elem_id=f"z-{i}", visible=False, min_width=200)
+                               for i in range(MAX_SLIDERS)]
+
+            with gr.Column(scale=7, min_width=420):
+                projection = gr.Radio(PROJECTION_CHOICES, value="pca", label="Map projection",
+                                      elem_id="projection-picker",
+                                      info="Both are precomputed from the test images' latent means.")
+                latent_map = gr.HTML(None, html_template='<div class="xp-map-plot"></div>', js_on_load=map_js,
+                                     head=f'<script src="{plotly_src}"></script>', elem_id="latent-map",
+                                     marker=None, min_height=470)
+                map_note = gr.Markdown("", elem_id="map-note")
+                gr.Markdown("**Click a point** to see that test image next to its reconstruction and to load its "
+                            "latent mean into the sliders.")
+                with gr.Row():
+                    sel_orig = gr.HTML(BLANK, html_template=IMG_TEMPLATE, alt="selected test image",
+                                       caption="Test image", elem_id="selected-original", js_on_load=None)
+                    sel_recon = gr.HTML(BLANK, html_template=IMG_TEMPLATE, alt="its reconstruction",
+                                        caption="Reconstruction", elem_id="selected-reconstruction", js_on_load=None)
+
+        # Hidden components that give the API endpoints their typed inputs and outputs.
+        with gr.Column(visible=False):
+            api_model = gr.Textbox(label="model")
+            api_z = gr.JSON(label="z")
+            api_label = gr.Number(-1, label="label", precision=0)
+            api_index = gr.Number(0, label="index", precision=0)
+            api_image = gr.Image(label="image", type="numpy", format="png")
+            api_orig = gr.Image(label="original", type="numpy", format="png")
+            api_recon = gr.Image(label="reconstruction", type="numpy", format="png")
+            api_zout = gr.JSON(label="z")
+            api_models = gr.JSON(label="models")
+            api_decode_btn = gr.Button("decode")
+            api_recon_btn = gr.Button("reconstruct")
+            api_list_btn = gr.Button("list_models")
+
+        n = MAX_SLIDERS
+        z_outputs = [decoded, class_row, latent_map]
+
+        def z_updates(view: dict, label) -> list:
+            return [gr.update(value=view["image"]),
+                    gr.update(value=view["row"], visible=bool(view["row"])),
+                    gr.update(marker=view["marker"])]
+
+        def slider_updates(loaded, z) -> list:
+            d = len(z)
+            r = loaded.slider_range
+            return [gr.update(value=z[i], visible=True, minimum=-float(r[i]), maximum=float(r[i]))
+                    if i < d else gr.update(visible=False, value=0) for i in range(n)]
+
+        # ---- handlers: unpack widget values, call actions, pack updates -------------------------------------
+        @friendly
+        def on_model(name, proj):
+            loaded = registry.get(name)
+            z = actions.zero_z(loaded)
+            choices = actions.class_choices(loaded)
+            label = 0 if choices else None
+            view = actions.decoded_view(loaded, z, label, proj)
+            fig = actions.map_figure(loaded, proj, z)
+            return [actions.describe_model(loaded.info),
+                    gr.update(choices=choices, value=label, visible=bool(choices)),
+                    gr.update(value=fig, marker=view["marker"]), fig["note"],
+                    gr.update(value=BLANK, caption="Test image"),
+                    gr.update(value=BLANK, caption="Reconstruction"),
+                    "", *z_updates(view, label)[:2], *slider_updates(loaded, z)]
+
+        @friendly
+        def on_slide(name, label, proj, *zs):
+            loaded = registry.get(name)
+            z = list(zs[:loaded.model.latent_dim])
+            return z_updates(actions.decoded_view(loaded, z, label, proj), label)
+
+        @friendly
+        def on_random(name, label, proj, seed_value):
+            loaded = registry.get(name)
+            z, how = actions.random_z(loaded, seed_value)
+            view = actions.decoded_view(loaded, z, label, proj)
+            return [*z_updates(view, label), how, int(seed_value or 0) + 1, *slider_updates(loaded, z)]
+
+        @friendly
+        def on_reset(name, label, proj):
+            loaded = registry.get(name)
+            z = actions.zero_z(loaded)
+            view = actions.decoded_view(loaded, z, label, proj)
+            return [*z_updates(view, label), "z reset to the origin (all zeros).", *slider_updates(loaded, z)]
+
+        @friendly
+        def on_projection(name, proj, *zs):
+            loaded = registry.get(name)
+            fig = actions.map_figure(loaded, proj, list(zs[:loaded.model.latent_dim]))
+            return gr.update(value=fig, marker=None), fig["note"]
+
+        @friendly
+        def on_select(name, label, proj, evt: gr.SelectData):
+            loaded = registry.get(name)
+            index = evt.index
+            if isinstance(index, (list, tuple)):
+                index = index[0] if index else None
+            sel = actions.select_point(loaded, index)
+            new_label = sel["label"] if loaded.model.num_classes else label
+            view = actions.decoded_view(loaded, sel["z"], new_label, proj)
+            caption = f"Test image #{sel['index']}: {sel['class_name']}"
+            return [gr.update(value=sel["original"], caption=caption),
+                    gr.update(value=sel["reconstruction"], caption="Reconstruction from its latent mean"),
+                    gr.update(value=new_label) if loaded.model.num_classes else gr.update(),
+                    f"Loaded the latent mean of test image #{sel['index']} ({sel['class_name']}).",
+                    *z_updates(view, new_label), *slider_updates(loaded, sel["z"])]
+
+        # ---- wiring -----------------------------------------------------------------------------------------
+        fast = dict(show_progress="hidden", api_visibility="private")
+        model_outputs = [model_info, class_picker, latent_map, map_note, sel_orig, sel_recon, status,
+                         decoded, class_row, *sliders]
+        demo.load(on_model, [model_picker, projection], model_outputs, **fast)
+        model_picker.change(on_model, [model_picker, projection], model_outputs, **fast)
+
+        gr.on([s.input for s in sliders], on_slide, [model_picker, class_picker, projection, *sliders], z_outputs,
+              trigger_mode="always_last", **fast)
+        class_picker.input(on_slide, [model_picker, class_picker, projection, *sliders], z_outputs,
+                           trigger_mode="always_last", **fast)
+        random_btn.click(on_random, [model_picker, class_picker, projection, seed],
+                         [*z_outputs, status, seed, *sliders], **fast)
+        reset_btn.click(on_reset, [model_picker, class_picker, projection], [*z_outputs, status, *sliders], **fast)
+        projection.change(on_projection, [model_picker, projection, *sliders], [latent_map, map_note], **fast)
+        latent_map.select(on_select, [model_picker, class_picker, projection],
+                          [sel_orig, sel_recon, class_picker, status, *z_outputs, *sliders], **fast)
+
+        # ---- named API endpoints (see "Use via API" in the page footer) -------------------------------------
+        @friendly
+        def decode(model: str, z: list, label: int = -1):
+            """Decode latent vector z (a list of latent_dim floats) with a model; label is a class id for
+            conditional models, -1 otherwise. Returns a 280x280 grayscale image."""
+            return actions.decode_image(registry, model, z, label)
+
+        @friendly
+        def reconstruct(model: str, index: int):
+            """Reconstruct test image `index` (0..9999) of a model's latent map. Returns the original image,
+            its reconstruction (both 280x280) and z, the latent mean it was decoded from."""
+            return actions.reconstruct_point(registry, model, index)
+
+        @friendly
+        def list_models():
+            """Every model the app offers, with kind, dataset, latent_dim, class names and test metrics."""
+            return actions.list_models(registry)
+
+        api_decode_btn.click(decode, [api_model, api_z, api_label], api_image, api_name="decode")
+        api_recon_btn.click(reconstruct, [api_model, api_index], [api_orig, api_recon, api_zout],
+                            api_name="reconstruct")
+        api_list_btn.click(list_models, None, api_models, api_name="list_models")
+    return demo
+
+
+def launch_kwargs() -> dict:
+    """Arguments for demo.launch() shared by app.py, tests and benchmarks (Gradio 6 takes css/theme here)."""
+    return dict(css=CSS, theme=gr.themes.Default(), ssr_mode=False, show_error=False)
