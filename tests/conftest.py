@@ -1,0 +1,54 @@
+"""Shared fixtures: tiny synthetic data that the tests make themselves."""
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from training.data import Dataset, Split
+
+
+def synthetic_split(n: int, num_classes: int = 3, seed: int = 0) -> Split:
+    """Blobs at a class-dependent place, so classes are learnable: (n, 28, 28) uint8."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % num_classes
+    images = torch.zeros(n, 28, 28, dtype=torch.uint8)
+    for i, c in enumerate(labels.tolist()):
+        r = 4 + 7 * c + int(torch.randint(0, 3, (1,), generator=g))
+        images[i, r:r + 6, 8:20] = 200 + int(torch.randint(0, 55, (1,), generator=g))
+    return Split(images, labels.long())
+
+
+@pytest.fixture
+def tiny_data() -> Dataset:
+    return Dataset("mnist", synthetic_split(96, seed=1), synthetic_split(48, seed=2), ["a", "b", "c"],
+                   {"source": "synthetic", "dataset": "synthetic", "train_images": 96, "test_images": 48})
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write an IDX file (the MNIST format), gzip-compressed. Only the tests write IDX; reading is torchvision's."""
+    dtype_code = 0x08  # unsigned byte
+    header = struct.pack(">HBB", 0, dtype_code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture
+def idx_folder(tmp_path) -> Path:
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 30), ("t10k", 12)):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", np.arange(n) % 10)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    """Never touch the user's cache; never download."""
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))

@@ -1,0 +1,94 @@
+import math
+
+import pytest
+import torch
+
+from training import create_model
+from training.config import ConfigError, ModelConfig
+from training.losses import kl_per_dim, kl_per_image
+from training.evaluate import iwae_bound
+from training.models import MODEL_KINDS
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+@pytest.mark.parametrize("kind", ["ae", "vae", "cvae"])
+def test_shapes_and_ranges(kind, arch):
+    torch.manual_seed(0)
+    model = create_model(kind, arch, latent_dim=5, num_classes=4 if kind == "cvae" else 0).eval()
+    x = torch.rand(3, 1, 28, 28)
+    y = torch.tensor([0, 1, 3]) if kind == "cvae" else None
+    mu, logvar = model.encode(x, y)
+    assert mu.shape == (3, 5)
+    assert (logvar is None) == (kind == "ae")
+    if logvar is not None:
+        assert logvar.shape == (3, 5)
+    out = model.decode(mu, y)
+    assert out.shape == (3, 1, 28, 28)
+    assert out.min() >= 0 and out.max() <= 1
+    fwd = model(x, y)
+    assert fwd.logits.shape == (3, 1, 28, 28) and fwd.z.shape == (3, 5)
+    assert model.kind == kind and model.latent_dim == 5
+    assert model.num_classes == (4 if kind == "cvae" else 0)
+    assert isinstance(model, MODEL_KINDS[kind])
+
+
+def test_cvae_label_changes_output_and_is_required():
+    torch.manual_seed(0)
+    model = create_model("cvae", "conv", latent_dim=3, num_classes=10).eval()
+    z = torch.zeros(1, 3)
+    a, b = model.decode(z, torch.tensor([1])), model.decode(z, torch.tensor([7]))
+    assert not torch.allclose(a, b)
+    with pytest.raises(ValueError, match="needs class labels"):
+        model.decode(z)
+    with pytest.raises(ValueError, match="0..9"):
+        model.decode(z, torch.tensor([10]))
+
+
+def test_unconditional_models_ignore_labels():
+    torch.manual_seed(0)
+    model = create_model("vae", "mlp", latent_dim=3).eval()
+    z = torch.randn(2, 3)
+    assert torch.equal(model.decode(z), model.decode(z, torch.tensor([0, 5])))
+
+
+def test_kl_known_values():
+    mu = torch.tensor([[0.0, 1.0, 0.0]])
+    logvar = torch.tensor([[0.0, 0.0, math.log(2.0)]])
+    expected = torch.tensor([[0.0, 0.5, 0.5 * (2.0 - 1.0 - math.log(2.0))]])
+    assert torch.allclose(kl_per_dim(mu, logvar), expected)
+    assert kl_per_image(mu, logvar).item() == pytest.approx(expected.sum().item())
+
+
+def test_iwae_is_tighter_than_elbo_and_k1_matches_elbo():
+    torch.manual_seed(0)
+    model = create_model("vae", "mlp", latent_dim=4).eval()
+    x = torch.rand(16, 1, 28, 28)
+    b1 = iwae_bound(model, x, None, k=1, generator=torch.Generator().manual_seed(1))
+    b64 = iwae_bound(model, x, None, k=64, generator=torch.Generator().manual_seed(1))
+    assert b64.mean() < b1.mean()
+    # k=1 is the single-sample ELBO estimate; its mean over many draws approaches recon + KL.
+    many = torch.stack([iwae_bound(model, x, None, k=1, generator=torch.Generator().manual_seed(s))
+                        for s in range(200)]).mean(0)
+    from training.losses import bce_per_image
+    mu, logvar = model.encode(x)
+    recon = torch.stack([bce_per_image(model.decode_logits(mu + torch.randn_like(mu) * (0.5 * logvar).exp()), x)
+                         for _ in range(200)]).mean(0)
+    assert torch.allclose(many, recon + kl_per_image(mu, logvar), rtol=0.01)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(latent_dim=33), "latent_dim"),
+    (dict(latent_dim=10**6), "latent_dim"),
+    (dict(kind="gan"), "kind"),
+    (dict(arch="transformer"), "arch"),
+    (dict(kind="cvae", num_classes=0), "num_classes"),
+    (dict(image_shape=(3, 32, 32)), "image_shape"),
+])
+def test_config_rejects_bad_values(bad, match):
+    with pytest.raises(ConfigError, match=match):
+        ModelConfig(**bad)
+
+
+def test_config_rejects_unknown_keys():
+    with pytest.raises(ConfigError, match="unknown key"):
+        ModelConfig.from_dict({"kind": "vae", "evil": 1})

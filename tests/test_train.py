@@ -1,0 +1,79 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import training.train as train_mod
+from training import ModelConfig, TrainConfig, load_model
+from training.assets import finish_folder
+from training.evaluate import load_latent_map
+from training.train import TrainingDiverged, train
+
+
+def _cfgs(kind="vae", epochs=2, **kw):
+    return (ModelConfig(kind=kind, arch="mlp", latent_dim=3, mlp_hidden=32,
+                        num_classes=3 if kind == "cvae" else 0),
+            TrainConfig(epochs=epochs, batch_size=16, seed=0, device="cpu", **kw))
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae", "cvae"])
+def test_training_lowers_the_loss_and_writes_a_complete_folder(tmp_path, tiny_data, kind):
+    mcfg, tcfg = _cfgs(kind, epochs=3, lr=3e-3)
+    model = train(mcfg, tcfg, tmp_path / "m", data=tiny_data, progress=False, log=lambda *a: None)
+    history = json.loads((tmp_path / "m" / "history.json").read_text())["epochs"]
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    metrics = finish_folder(model, tmp_path / "m", tiny_data, k=4, log=lambda *a: None)
+    assert 0.0 <= metrics["knn5_accuracy"] <= 1.0
+    if kind == "ae":
+        assert metrics["iwae_k4"] is None and metrics["neg_elbo"] is None
+    else:
+        assert metrics["iwae_k4"] <= metrics["neg_elbo"] + 1.0
+        assert len(metrics["kl_per_dim"]) == 3
+    m = load_latent_map(tmp_path / "m")
+    assert m["mu"].shape == (48, 3) and m["pca"].shape == (48, 2) and m["tsne"].shape == (48, 2)
+    assert m["images"].dtype == np.uint8 and m["images"].shape == (48, 28, 28)
+    assert np.allclose((m["mu"] - m["pca_mean"]) @ m["pca_components"].T, m["pca"], atol=1e-4)
+    assert "Figures" in (tmp_path / "m" / "README.md").read_text()
+    assert load_model(tmp_path / "m").class_names == ["a", "b", "c"]
+
+
+def test_resume_matches_an_uninterrupted_run(tmp_path, tiny_data):
+    quiet = dict(data=tiny_data, progress=False, log=lambda *a: None)
+    mcfg, tcfg = _cfgs(epochs=3)
+    straight = train(mcfg, tcfg, tmp_path / "straight", **quiet)
+    mcfg, tcfg = _cfgs(epochs=1)
+    train(mcfg, tcfg, tmp_path / "resumed", **quiet)                       # stops after epoch 1 ("killed")
+    mcfg, tcfg = _cfgs(epochs=3)
+    resumed = train(mcfg, tcfg, tmp_path / "resumed", resume=True, **quiet)
+    for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), k
+    h = json.loads((tmp_path / "resumed" / "history.json").read_text())["epochs"]
+    assert [e["epoch"] for e in h] == [1, 2, 3]
+
+
+def test_nan_loss_stops_cleanly_and_keeps_last_good_checkpoint(tmp_path, tiny_data, monkeypatch):
+    mcfg, tcfg = _cfgs(epochs=3)
+    calls = {"n": 0}
+    real = train_mod.bce_per_image
+
+    def poisoned(logits, x):
+        calls["n"] += 1
+        out = real(logits, x)
+        return out * float("nan") if calls["n"] > 8 else out  # 6 train batches + 1 eval batch = epoch 1
+
+    monkeypatch.setattr(train_mod, "bce_per_image", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"epoch 2.*last good checkpoint \(epoch 1\)"):
+        train(mcfg, tcfg, tmp_path / "m", data=tiny_data, progress=False, log=lambda *a: None)
+    assert json.loads((tmp_path / "m" / "train_state.json").read_text())["epoch"] == 1
+    load_model(tmp_path / "m")  # still loads
+
+
+def test_unwritable_output_fails_before_training(tmp_path, tiny_data, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setattr(train_mod, "load_dataset", lambda *a, **k: pytest.fail("data loaded before the check"))
+    mcfg, tcfg = _cfgs()
+    with pytest.raises(OSError, match="cannot write to output folder"):
+        train(mcfg, tcfg, blocker / "out", progress=False, log=lambda *a: None)

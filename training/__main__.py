@@ -1,0 +1,123 @@
+"""Command line: python -m training {train, evaluate, build-assets} ...  (see --help of each)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from .checkpoint import ModelLoadError, OutputError
+from .config import ConfigError, ModelConfig, TrainConfig
+from .data import DataError
+from .train import TrainingDiverged
+
+EXIT_CODES = {DataError: 3, ModelLoadError: 4, OutputError: 5, ConfigError: 2, TrainingDiverged: 6}
+
+
+def _train(args) -> None:
+    from .assets import finish_folder
+    from .data import load_dataset
+    from .train import train
+
+    tcfg = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size,
+                       lr=args.lr, lr_min_ratio=args.lr_min_ratio, beta=args.beta,
+                       kl_warmup_epochs=args.kl_warmup, seed=args.seed, device=args.device, resize=args.resize,
+                       train_limit=args.train_limit)
+    mcfg = ModelConfig(kind=args.kind, arch=args.arch, latent_dim=args.latent_dim,
+                       num_classes=2 if args.kind == "cvae" else 0)  # the real class count comes from the data
+    t0 = time.time()
+    data = load_dataset(tcfg.dataset, tcfg.data_dir, resize=tcfg.resize, train_limit=tcfg.train_limit, seed=tcfg.seed)
+    model = train(mcfg, tcfg, args.out, resume=args.resume, data=data)
+    if not args.no_eval:
+        command = "python -m training " + " ".join(sys.argv[1:])
+        finish_folder(model, args.out, data, k=args.k, tsne=not args.no_tsne, command=command, wall_start=t0)
+
+
+def _evaluate(args) -> None:
+    from . import checkpoint as ckpt
+    from .assets import finish_folder
+    from .data import load_dataset
+    from .evaluate import METRICS_NAME, evaluate
+
+    model = ckpt.load_model(args.folder)
+    config = ckpt.read_config(args.folder)
+    t = config.get("train", {})
+    data = load_dataset(args.dataset or t.get("dataset", "mnist"), args.data_dir or t.get("data_dir"),
+                        resize=t.get("resize", False), train_limit=t.get("train_limit"), seed=t.get("seed", 0))
+    if args.map:
+        metrics = finish_folder(model, args.folder, data, k=args.k, log=lambda *a: print(*a, file=sys.stderr))
+    else:
+        metrics = evaluate(model, data.test, data.train, k=args.k)
+        ckpt.write_json(f"{args.folder}/{METRICS_NAME}", metrics)
+    print(json.dumps(metrics, indent=2))
+
+
+def _build_assets(args) -> None:
+    from .assets import build_assets
+
+    dirs = {"mnist": args.mnist_dir, "fashion-mnist": args.fashion_mnist_dir}
+    build_assets(args.out, dirs, names=args.only, device=args.device, epochs_scale=args.epochs_scale,
+                 resume=args.resume)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train one model into a folder (then evaluate it and build its latent map)")
+    t.add_argument("--kind", choices=["ae", "vae", "cvae"], default="vae")
+    t.add_argument("--arch", choices=["mlp", "conv"], default="conv")
+    t.add_argument("--latent-dim", type=int, default=ModelConfig.latent_dim, help="at most 32 (default %(default)s)")
+    t.add_argument("--dataset", choices=["mnist", "fashion-mnist", "folder"], default="mnist")
+    t.add_argument("--data-dir", help="folder with the four IDX .gz files, or (dataset folder) an image folder "
+                                      "with one sub-folder per class; default: download with torchvision")
+    t.add_argument("--resize", action="store_true", help="image folders: resize images that are not 28x28")
+    t.add_argument("--epochs", type=int, default=20)
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--lr-min-ratio", type=float, default=1.0, help="cosine-decay lr to lr*ratio (1 = constant)")
+    t.add_argument("--beta", type=float, default=1.0, help="weight on the KL term (1 = VAE; other = beta-VAE)")
+    t.add_argument("--kl-warmup", type=int, default=0, help="epochs of linear KL warm-up")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    t.add_argument("--train-limit", type=int, help="use only the first N training images")
+    t.add_argument("--out", required=True, help="model folder to write (created if needed)")
+    t.add_argument("--resume", action="store_true", help="continue from the last completed epoch in --out")
+    t.add_argument("--no-eval", action="store_true", help="skip evaluation, latent map and model card")
+    t.add_argument("--no-tsne", action="store_true", help="skip the t-SNE projection of the latent map")
+    t.add_argument("-k", type=int, default=64, help="importance samples for the IWAE bound")
+    t.set_defaults(func=_train)
+
+    e = sub.add_parser("evaluate", help="print test figures as JSON and write metrics.json")
+    e.add_argument("folder")
+    e.add_argument("--dataset", choices=["mnist", "fashion-mnist", "folder"])
+    e.add_argument("--data-dir")
+    e.add_argument("-k", type=int, default=64)
+    e.add_argument("--map", action="store_true", help="also rebuild latent_map.npz and the model card")
+    e.set_defaults(func=_evaluate)
+
+    b = sub.add_parser("build-assets", help="train, evaluate and map the six shipped models")
+    b.add_argument("--mnist-dir", help="IDX folder for MNIST (default: torchvision download)")
+    b.add_argument("--fashion-mnist-dir", help="IDX folder for Fashion-MNIST (default: torchvision download)")
+    b.add_argument("--out", default="assets")
+    b.add_argument("--only", nargs="+", help="build only these folders, e.g. mnist-vae")
+    b.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    b.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every recipe's epochs (quick checks)")
+    b.add_argument("--resume", action="store_true")
+    b.set_defaults(func=_build_assets)
+
+    args = p.parse_args(argv)
+    try:
+        args.func(args)
+    except tuple(EXIT_CODES) as err:
+        code = next(c for cls, c in EXIT_CODES.items() if isinstance(err, cls))
+        print(f"error: {err}", file=sys.stderr)
+        return code
+    except KeyboardInterrupt:
+        print("interrupted; the last completed epoch is saved, continue with --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Recipes for the six shipped models and the step that turns a trained model into a complete folder."""
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from . import checkpoint as ckpt
+from .card import write_model_card
+from .config import ModelConfig, TrainConfig
+from .data import Dataset, load_dataset
+from .evaluate import METRICS_NAME, build_latent_map, evaluate, save_latent_map
+from .models import LatentModel
+
+# name -> (model settings, training settings). Epochs are set so that all six build in under 20 minutes on a
+# 2-core CPU; the figures they reach are in each model card and in benchmarks/quality.py.
+RECIPES: dict[str, tuple[dict, dict]] = {
+    "mnist-ae":           ({"kind": "ae"},   {"dataset": "mnist", "epochs": 10}),
+    "mnist-vae":          ({"kind": "vae"},  {"dataset": "mnist", "epochs": 30}),
+    "mnist-cvae":         ({"kind": "cvae"}, {"dataset": "mnist", "epochs": 20}),
+    "fashion-mnist-ae":   ({"kind": "ae"},   {"dataset": "fashion-mnist", "epochs": 4}),
+    "fashion-mnist-vae":  ({"kind": "vae"},  {"dataset": "fashion-mnist", "epochs": 10}),
+    "fashion-mnist-cvae": ({"kind": "cvae"}, {"dataset": "fashion-mnist", "epochs": 8}),
+}
+COMMON_TRAIN = {"batch_size": 128, "lr": 1e-3, "lr_min_ratio": 0.1, "seed": 0}
+
+
+def finish_folder(model: LatentModel, folder: str | Path, data: Dataset, *, k: int = 64, tsne: bool = True,
+                  command: str | None = None, wall_start: float | None = None, log=print) -> dict:
+    """Evaluate on the test split, store the latent map, and write metrics.json and the model card."""
+    folder = Path(folder)
+    t0 = time.time()
+    metrics = evaluate(model, data.test, data.train, k=k)
+    ckpt.write_json(folder / METRICS_NAME, metrics)
+    log(f"{folder.name}: evaluated in {time.time() - t0:.0f}s  -ELBO {metrics['neg_elbo']}  "
+        f"IWAE {metrics.get(f'iwae_k{k}')}  5-NN {metrics['knn5_accuracy']:.3f}")
+    t1 = time.time()
+    save_latent_map(folder, build_latent_map(model, data.test, tsne=tsne))
+    log(f"{folder.name}: latent map in {time.time() - t1:.0f}s")
+    write_model_card(folder, command=command, wall_seconds=None if wall_start is None else time.time() - wall_start)
+    return metrics
+
+
+def build_assets(out_root: str | Path, data_dirs: dict[str, str | None], names: list[str] | None = None,
+                 device: str = "auto", epochs_scale: float = 1.0, resume: bool = False, log=print) -> dict:
+    """Train, evaluate and map every recipe into out_root/<name>/; returns {name: metrics}."""
+    from .train import train
+
+    out_root = ckpt.ensure_writable(out_root)
+    names = names or list(RECIPES)
+    unknown = [n for n in names if n not in RECIPES]
+    if unknown:
+        raise ValueError(f"unknown asset name(s) {unknown}; choose from {list(RECIPES)}.")
+    datasets: dict[str, Dataset] = {}
+    results, t_all = {}, time.time()
+    command = "python -m training " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
+    for name in names:
+        t0 = time.time()
+        model_kw, train_kw = RECIPES[name]
+        ds_name = train_kw["dataset"]
+        if ds_name not in datasets:
+            datasets[ds_name] = load_dataset(ds_name, data_dirs.get(ds_name))
+        data = datasets[ds_name]
+        tcfg = TrainConfig(**{**COMMON_TRAIN, **train_kw, "device": device, "data_dir": data_dirs.get(ds_name)})
+        tcfg.epochs = max(1, round(tcfg.epochs * epochs_scale))
+        mcfg = ModelConfig(**model_kw, num_classes=len(data.class_names) if model_kw["kind"] == "cvae" else 0,
+                           class_names=data.class_names)
+        log(f"== {name}: {mcfg.kind} {mcfg.arch}, latent {mcfg.latent_dim}, {tcfg.epochs} epochs on "
+            f"{len(data.train)} images")
+        model = train(mcfg, tcfg, out_root / name, data=data, resume=resume and (out_root / name / ckpt.STATE_JSON).exists(),
+                      log=log, progress=sys.stderr.isatty())
+        results[name] = finish_folder(model, out_root / name, data, command=command, wall_start=t0, log=log)
+        log(f"== {name}: done in {time.time() - t0:.0f}s (total so far {time.time() - t_all:.0f}s)")
+    log(f"built {len(names)} model folder(s) in {time.time() - t_all:.0f}s")
+    return results

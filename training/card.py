@@ -1,0 +1,86 @@
+"""The model card (README.md of a model folder), written from config.json, metrics.json and history.json."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import checkpoint as ckpt
+
+KIND_TEXT = {
+    "ae": "a deterministic autoencoder (reconstruction loss only; its latent space is not shaped to N(0, I), "
+          "so decoding random vectors gives poor images)",
+    "vae": "a variational autoencoder (Gaussian posterior, Bernoulli decoder, loss = BCE + beta * KL)",
+    "cvae": "a conditional VAE (the class label enters both the encoder and the decoder)",
+}
+
+
+def _fmt(v, digits=2):
+    return "n/a" if v is None else (f"{v:.{digits}f}" if isinstance(v, float) else str(v))
+
+
+def write_model_card(folder: str | Path, *, command: str | None = None, wall_seconds: float | None = None,
+                     extra: str = "") -> Path:
+    folder = Path(folder)
+    config = ckpt.read_config(folder)
+    m, t, d = config["model"], config.get("train", {}), config.get("data", {})
+    metrics = ckpt.read_json(folder / "metrics.json", {}) or {}
+    history = (ckpt.read_json(folder / "history.json", {"epochs": []}) or {}).get("epochs", [])
+    dataset = d.get("dataset", t.get("dataset", "?"))
+    source = d.get("source", "?")
+    if dataset == "mnist" and d.get("train_images", 0) < 60000 and source != "image-folder":
+        data_line = (f"MNIST, trained on the first {d.get('train_images')} images of the official 60,000-image "
+                     "training set (the prefix available offline on the build machine); evaluated on the official "
+                     f"{d.get('test_images')}-image test set. Online, the same command trains on all 60,000.")
+    else:
+        data_line = (f"{dataset}: {d.get('train_images')} training images, {d.get('test_images')} test images "
+                     f"(source: {source}).")
+    iwae_key = next((k for k in metrics if k.startswith("iwae_k")), "iwae_k64")
+    lines = [
+        f"# {folder.name}",
+        "",
+        f"A {m['arch']} {m['kind'].upper()} with a {m['latent_dim']}-dimensional latent space: {KIND_TEXT[m['kind']]}.",
+        "",
+        "Load it with `training.load_model(\"" + folder.as_posix() + "\")`. Weights are `model.safetensors`; the "
+        "architecture and training settings are in `config.json`.",
+        "",
+        "## Data",
+        "",
+        data_line,
+        "",
+        "## Training",
+        "",
+        f"- epochs: {t.get('epochs')}, batch size {t.get('batch_size')}, Adam lr {t.get('lr')}"
+        + (f" (cosine decay to {t.get('lr') * t.get('lr_min_ratio', 1):.0e})" if t.get("lr_min_ratio", 1) < 1 else "")
+        + (f", beta {t.get('beta')}" if m["kind"] != "ae" else "")
+        + (f", KL warm-up {t.get('kl_warmup_epochs')} epochs" if t.get("kl_warmup_epochs") else "")
+        + f", seed {t.get('seed')}",
+    ]
+    if history:
+        lines.append(f"- training time: {sum(h['seconds'] for h in history):.0f} s for {len(history)} epochs "
+                     "on a 2-core CPU")
+    if wall_seconds is not None:
+        lines.append(f"- wall time of the whole build step (data, training, evaluation, map): {wall_seconds:.0f} s")
+    if command:
+        lines.append(f"- command: `{command}`")
+    lines += [
+        "",
+        "## Figures (official test split, nats per image)",
+        "",
+        f"| -ELBO | IWAE bound, k={iwae_key[6:]} | reconstruction | KL | active units | 5-NN accuracy on the means |",
+        "|---|---|---|---|---|---|",
+        f"| {_fmt(metrics.get('neg_elbo'))} | {_fmt(metrics.get(iwae_key))} | {_fmt(metrics.get('recon'))} | "
+        f"{_fmt(metrics.get('kl'))} | {_fmt(metrics.get('active_units'))} / {m['latent_dim']} | "
+        f"{_fmt(metrics.get('knn5_accuracy'), 3)} |",
+        "",
+        "Reconstruction is the Bernoulli negative log-likelihood (BCE) of the grayscale test pixels; for the AE it is "
+        "the BCE of decoding the code itself and there is no KL or likelihood bound. "
+        "5-NN accuracy: a 5-nearest-neighbour classifier fit on the training-set means, scored on the test means.",
+    ]
+    if extra:
+        lines += ["", extra]
+    if history:
+        lines += ["", "## Per-epoch history", "", "| epoch | train loss | test recon | test KL |", "|---|---|---|---|"]
+        lines += [f"| {h['epoch']} | {h['train_loss']:.2f} | {h['test_recon']:.2f} | {h['test_kl']:.2f} |"
+                  for h in history]
+    path = folder / "README.md"
+    ckpt.write_text(path, "\n".join(lines) + "\n")
+    return path

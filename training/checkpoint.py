@@ -1,0 +1,169 @@
+"""The one place that writes and reads a model folder.
+
+A model folder holds `config.json` (JSON) and `model.safetensors` (weights only), plus the files that training and
+evaluation add (`history.json`, `metrics.json`, `latent_map.npz`, `README.md`). Every file is written to a temporary
+name and renamed into place, so a kill never leaves a half-written file. Nothing here ever unpickles.
+
+Resumable training state (optimizer moments, RNG states) lives in `train_state.safetensors` + `train_state.json`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .config import ConfigError, ModelConfig
+from .models import LatentModel, build_model
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+STATE_NAME = "train_state.safetensors"
+STATE_JSON = "train_state.json"
+FORMAT_VERSION = 1
+MAX_CONFIG_BYTES = 1_000_000
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+class ModelLoadError(ValueError):
+    """A model folder that cannot be loaded; the message names the file and the fix."""
+
+
+class OutputError(OSError):
+    """An output folder that cannot be written."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Atomic writes
+
+def _atomic_write(path: Path, write) -> None:
+    """Call write(tmp_path), fsync, then rename over `path`: readers see the old file or the new one, never half."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give them the usual permissions
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    text = json.dumps(obj, indent=2, allow_nan=False) + "\n"
+    _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text))
+
+
+def write_text(path: Path, text: str) -> None:
+    _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text))
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    _atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+
+def ensure_writable(folder: str | Path) -> Path:
+    """Create `folder` if needed and prove a file can be written there, before any training time is spent."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+        os.write(fd, b"\0" * 65536)  # a few blocks, so a full disk shows up now
+        os.fsync(fd)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise OutputError(f"cannot write to output folder {folder}: {e.strerror or e}. "
+                          "Choose a folder you can write to (--out DIR), or free some disk space.") from e
+    return folder
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Model folders
+
+def save_model(model: LatentModel, folder: str | Path, *, train: dict | None = None,
+               data: dict | None = None) -> Path:
+    """Write config.json and model.safetensors into `folder` (created if needed)."""
+    folder = ensure_writable(folder)
+    config = {"format_version": FORMAT_VERSION, "model": model.config.to_dict(),
+              "data": data or {}, "train": train or {}}
+    # Weights first, config second: a folder whose config exists always has matching weights.
+    save_tensors(folder / WEIGHTS_NAME, model.state_dict(), metadata={"kind": model.kind, "format": "pt"})
+    write_json(folder / CONFIG_NAME, config)
+    return folder
+
+
+def read_config(folder: str | Path) -> dict:
+    """Parse config.json of a model folder, with clear errors."""
+    path = Path(folder) / CONFIG_NAME
+    if not Path(folder).is_dir():
+        raise ModelLoadError(f"{folder}: no such model folder. A model folder holds {CONFIG_NAME} and {WEIGHTS_NAME}.")
+    if not path.is_file():
+        raise ModelLoadError(f"{path} is missing. A model folder holds {CONFIG_NAME} and {WEIGHTS_NAME}; "
+                             "make one with `python -m training train --out DIR`.")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ModelLoadError(f"{path} is {path.stat().st_size} bytes, far too large for a config; is it the right file?")
+    try:
+        config = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelLoadError(f"{path} is not valid JSON ({e}). Restore it from the training output.") from e
+    if not isinstance(config, dict) or "model" not in config:
+        raise ModelLoadError(f"{path} has no 'model' section; it was not written by this package.")
+    return config
+
+
+def load_model(folder: str | Path, *, device: str | torch.device = "cpu") -> LatentModel:
+    """Load a model folder (config.json + model.safetensors) and return the model in eval mode.
+
+    Raises ModelLoadError with a message naming the file and the fix for a missing, corrupt, pickled or
+    mismatched checkpoint. Only safetensors weights are read: nothing is ever unpickled.
+    """
+    folder = Path(folder)
+    config = read_config(folder)
+    try:
+        model_config = ModelConfig.from_dict(config["model"])
+    except (ConfigError, TypeError) as e:
+        raise ModelLoadError(f"{folder / CONFIG_NAME}: {e}") from e
+    weights = folder / WEIGHTS_NAME
+    if not weights.is_file():
+        others = sorted(p.name for p in folder.glob("*.pt*")) + sorted(p.name for p in folder.glob("*.bin"))
+        hint = f" Found {', '.join(others)}, but pickled checkpoints are never loaded (they can run code)." if others else ""
+        raise ModelLoadError(f"{weights} is missing.{hint} Save weights with training.save_model, which writes safetensors.")
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ModelLoadError(f"{weights} is not a readable safetensors file ({e}). It may be truncated or a pickled "
+                             "PyTorch file renamed; re-save it with training.save_model.") from e
+    model = build_model(model_config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [f"{k}: file {tuple(state[k].shape)} vs config {tuple(v.shape)}"
+             for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    if missing or unexpected or wrong:
+        details = "; ".join(filter(None, [
+            f"missing tensors {missing[:4]}" if missing else "",
+            f"unexpected tensors {unexpected[:4]}" if unexpected else "",
+            f"shape mismatch {wrong[:3]}" if wrong else ""]))
+        raise ModelLoadError(f"{weights} does not match {folder / CONFIG_NAME} ({details}). The config and weights "
+                             "come from different models; copy both files from the same training run.")
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+    return model.to(device).eval()
+
+
+def read_json(path: str | Path, default: Any = None) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        return default
+    return json.loads(path.read_text())

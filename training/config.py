@@ -1,0 +1,118 @@
+"""Dataclass configs, JSON in and out.
+
+`ModelConfig` is everything needed to rebuild a network; `TrainConfig` is everything needed to repeat a run.
+Both round-trip through plain dicts, so `config.json` in a model folder is human-readable and never pickled.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_LATENT_DIM = 32  # the app shows one slider per dimension
+MAX_CLASSES = 1000
+KINDS = ("ae", "vae", "cvae")
+ARCHS = ("mlp", "conv")
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message says which key and how to fix it."""
+
+
+@dataclass
+class ModelConfig:
+    kind: str = "vae"                 # "ae" | "vae" | "cvae"
+    arch: str = "conv"                # "mlp" | "conv"
+    latent_dim: int = 16
+    image_shape: tuple = (1, 28, 28)  # (C, H, W); only 1x28x28 is supported by the architectures
+    num_classes: int = 0              # > 0 only for "cvae"
+    class_names: list = field(default_factory=list)
+    mlp_hidden: int = 400             # the tutorial's 784-400-20 design
+    conv_channels: tuple = (32, 64)   # two stride-2 convs: 28 -> 14 -> 7
+    conv_hidden: int = 256            # fully connected layer between the conv stack and the latent
+
+    def __post_init__(self):
+        self.image_shape = tuple(int(s) for s in self.image_shape)
+        self.conv_channels = tuple(int(c) for c in self.conv_channels)
+        self.class_names = [str(c) for c in self.class_names]
+        if self.kind != "cvae" and self.num_classes:
+            self.num_classes = 0  # unconditional models ignore labels
+        self.validate()
+
+    def validate(self) -> None:
+        if self.kind not in KINDS:
+            raise ConfigError(f"kind={self.kind!r} is unknown; use one of {', '.join(KINDS)}.")
+        if self.arch not in ARCHS:
+            raise ConfigError(f"arch={self.arch!r} is unknown; use one of {', '.join(ARCHS)}.")
+        if not isinstance(self.latent_dim, int) or not 1 <= self.latent_dim <= MAX_LATENT_DIM:
+            raise ConfigError(
+                f"latent_dim={self.latent_dim!r} is out of range; use an integer from 1 to {MAX_LATENT_DIM} "
+                "(the app shows one slider per dimension).")
+        if self.image_shape != (1, 28, 28):
+            raise ConfigError(f"image_shape={list(self.image_shape)} is not supported; images must be 1x28x28 "
+                              "grayscale (convert your images with --resize).")
+        if self.kind == "cvae" and not 2 <= self.num_classes <= MAX_CLASSES:
+            raise ConfigError(f"a cvae needs num_classes between 2 and {MAX_CLASSES}, got {self.num_classes!r}.")
+        if self.class_names and self.kind == "cvae" and len(self.class_names) != self.num_classes:
+            raise ConfigError(f"class_names has {len(self.class_names)} names but num_classes={self.num_classes}.")
+        for name, value, hi in (("mlp_hidden", self.mlp_hidden, 8192), ("conv_hidden", self.conv_hidden, 8192)):
+            if not isinstance(value, int) or not 1 <= value <= hi:
+                raise ConfigError(f"{name}={value!r} is out of range; use an integer from 1 to {hi}.")
+        if len(self.conv_channels) != 2 or not all(1 <= c <= 1024 for c in self.conv_channels):
+            raise ConfigError(f"conv_channels={list(self.conv_channels)} must be two integers from 1 to 1024.")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["image_shape"] = list(self.image_shape)
+        d["conv_channels"] = list(self.conv_channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        return cls(**_known_keys(cls, d, "model"))
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "mnist"            # "mnist" | "fashion-mnist" | "folder"
+    data_dir: str | None = None       # IDX folder or image folder; None = torchvision download
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 1e-3
+    lr_min_ratio: float = 1.0         # cosine decay to lr * lr_min_ratio; 1.0 keeps lr constant
+    beta: float = 1.0                 # weight on the KL term; 1 = VAE, other values = beta-VAE
+    kl_warmup_epochs: int = 0         # linear warm-up of beta over this many epochs (0 = none)
+    seed: int = 0
+    device: str = "auto"              # "auto" | "cpu" | "cuda"
+    resize: bool = False              # image folders: resize images that are not 28x28
+    train_limit: int | None = None    # use only the first N training images (quick runs, tests)
+
+    def validate(self) -> None:
+        if self.epochs < 1:
+            raise ConfigError(f"epochs={self.epochs} must be at least 1.")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size={self.batch_size} must be at least 1.")
+        if not self.lr > 0:
+            raise ConfigError(f"lr={self.lr} must be positive.")
+        if self.beta < 0:
+            raise ConfigError(f"beta={self.beta} must be >= 0.")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"device={self.device!r} must be auto, cpu or cuda.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        return cls(**_known_keys(cls, d, "train"))
+
+
+def _known_keys(cls, d: dict[str, Any], section: str) -> dict[str, Any]:
+    if not isinstance(d, dict):
+        raise ConfigError(f"the {section!r} section of config.json must be an object, got {type(d).__name__}.")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown} in the {section!r} section of config.json; "
+                          f"known keys are {sorted(names)}.")
+    return dict(d)

@@ -1,0 +1,211 @@
+"""Datasets: torchvision's MNIST / Fashion-MNIST (downloaded, or read from a local IDX folder) and image folders.
+
+Everything is loaded into memory as uint8 tensors (N, 28, 28): 70,000 images are 55 MB, and batching from a
+tensor is far faster on a CPU than a per-item DataLoader.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+DATASETS = ("mnist", "fashion-mnist", "folder")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm")
+
+
+class DataError(RuntimeError):
+    """Data that cannot be found or read; the message names the files and the fix."""
+
+
+@dataclass
+class Split:
+    images: torch.Tensor          # (N, 28, 28) uint8
+    labels: torch.Tensor          # (N,) int64
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def float_images(self) -> torch.Tensor:
+        """(N, 1, 28, 28) float32 in [0, 1]."""
+        return self.images.unsqueeze(1).float().div_(255.0)
+
+
+@dataclass
+class Dataset:
+    name: str
+    train: Split
+    test: Split
+    class_names: list[str]
+    provenance: dict = field(default_factory=dict)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("VAE_EXPLORER_CACHE", Path.home() / ".cache" / "vae-explorer"))
+
+
+def _tv_class(name: str):
+    from torchvision import datasets
+    return {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[name]
+
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    for candidate in (folder / stem, folder / (stem + ".gz"), folder / "raw" / stem, folder / "raw" / (stem + ".gz")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _missing_data_message(name: str, folder: Path | None, missing: list[str]) -> str:
+    where = f"in {folder}" if folder else "in the download cache"
+    debian = " or `apt-get install dataset-fashion-mnist` (files land in /usr/share/datasets/fashion-mnist)" \
+        if name == "fashion-mnist" else ""
+    return (f"{name}: missing {', '.join(missing)} {where}. Either (1) run with internet access and no --data-dir, "
+            f"so torchvision downloads the dataset, or (2) pass --data-dir DIR pointing at a folder holding the four "
+            f"IDX files ({', '.join(s + '.gz' for s in IDX_FILES)}){debian}.")
+
+
+def load_idx_folder(name: str, folder: str | Path) -> tuple:
+    """Read the four standard IDX files (.gz or plain) from `folder` with torchvision's own reader.
+
+    The files are decompressed once into the cache (torchvision reads the raw files) and then loaded through
+    `torchvision.datasets.MNIST` / `FashionMNIST`, so parsing and validation are torchvision's.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(_missing_data_message(name, folder, ["the folder itself"]))
+    found = {stem: _find_idx(folder, stem) for stem in IDX_FILES}
+    missing = [stem + ".gz" for stem, path in found.items() if path is None]
+    if missing:
+        raise DataError(_missing_data_message(name, folder, missing))
+    # One cache folder per source folder and file size, so a changed source is re-read.
+    key = hashlib.sha1("|".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+                                for p in found.values()).encode()).hexdigest()[:12]
+    cls = _tv_class(name)
+    root = cache_dir() / "idx" / f"{name}-{key}"
+    raw = root / cls.__name__ / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for stem, path in found.items():
+        target = raw / stem
+        if target.exists():
+            continue
+        tmp = raw / (stem + ".part")
+        opener = gzip.open if path.suffix == ".gz" else open
+        try:
+            with opener(path, "rb") as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+            tmp.unlink(missing_ok=True)
+            raise DataError(f"{path}: cannot decompress ({e}). The file is corrupt or truncated; "
+                            "download it again.") from e
+        os.replace(tmp, target)
+    try:
+        train, test = cls(str(root), train=True), cls(str(root), train=False)
+    except (RuntimeError, ValueError, AssertionError) as e:
+        raise DataError(f"{name}: could not read the IDX files in {folder}: {e}. "
+                        "Check that they are the standard MNIST-format files and not truncated.") from e
+    provenance = {"source": "idx-folder", "data_dir": str(folder.resolve()),
+                  "train_images": len(train.targets), "test_images": len(test.targets)}
+    return train, test, provenance
+
+
+def download(name: str, root: str | Path | None = None) -> tuple:
+    """torchvision's download route (needs internet the first time)."""
+    cls = _tv_class(name)
+    root = Path(root) if root else cache_dir() / "torchvision"
+    try:
+        train, test = cls(str(root), train=True, download=True), cls(str(root), train=False, download=True)
+    except (RuntimeError, OSError) as e:  # urllib errors are OSErrors
+        raise DataError(_missing_data_message(name, None, [f"the downloaded files (download failed: {e})"])) from e
+    provenance = {"source": "torchvision-download", "data_dir": str(root),
+                  "train_images": len(train.targets), "test_images": len(test.targets)}
+    return train, test, provenance
+
+
+def _pil_to_tensor(path: Path, resize: bool) -> torch.Tensor:
+    from PIL import Image, UnidentifiedImageError
+    from torchvision.transforms.functional import pil_to_tensor
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                img = img.point(lambda v: v * (255.0 / 65535.0)) if img.mode.startswith("I;16") else img
+            gray = img.convert("L")
+    except (UnidentifiedImageError, OSError) as e:
+        raise DataError(f"{path}: not a readable image ({e}). Remove it from the folder or replace it.") from e
+    if gray.size != (28, 28):
+        if not resize:
+            raise DataError(f"{path}: image is {gray.size[0]}x{gray.size[1]} pixels, but models take 28x28. "
+                            "Resize your images to 28x28, or pass --resize to have them resized on load.")
+        gray = gray.resize((28, 28), Image.Resampling.LANCZOS)
+    return pil_to_tensor(gray)[0]  # (28, 28) uint8
+
+
+def load_image_folder(folder: str | Path, *, resize: bool = False, test_fraction: float = 0.1,
+                      seed: int = 0) -> tuple[Split, Split, list[str], dict]:
+    """An image folder with one sub-folder per class (torchvision ImageFolder layout), as grayscale 28x28.
+
+    If `folder` holds `train/` and `test/` sub-folders, those are the splits; otherwise a seeded
+    `test_fraction` of the images is held out.
+    """
+    from torchvision.datasets import ImageFolder
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder. Pass --data-dir pointing at a folder with one sub-folder "
+                        "of images per class.")
+
+    def read(root: Path):
+        try:
+            index = ImageFolder(str(root), loader=lambda p: p, is_valid_file=lambda p: p.lower().endswith(IMAGE_EXTENSIONS))
+        except (FileNotFoundError, RuntimeError) as e:
+            raise DataError(f"{root}: {e}. The folder needs one sub-folder per class, each holding images "
+                            f"({', '.join(IMAGE_EXTENSIONS)}).") from e
+        images = torch.stack([_pil_to_tensor(Path(p), resize) for p, _ in index.samples])
+        return Split(images, torch.tensor(index.targets, dtype=torch.int64)), list(index.classes)
+
+    if (folder / "train").is_dir() and (folder / "test").is_dir():
+        train, classes = read(folder / "train")
+        test, test_classes = read(folder / "test")
+        if test_classes != classes:
+            raise DataError(f"{folder}: train/ has classes {classes} but test/ has {test_classes}; they must match.")
+    else:
+        full, classes = read(folder)
+        if len(classes) < 2:
+            raise DataError(f"{folder}: found {len(classes)} class folder(s); at least 2 are needed.")
+        perm = torch.randperm(len(full), generator=torch.Generator().manual_seed(seed))
+        n_test = max(1, int(round(len(full) * test_fraction)))
+        test_idx, train_idx = perm[:n_test], perm[n_test:]
+        train = Split(full.images[train_idx], full.labels[train_idx])
+        test = Split(full.images[test_idx], full.labels[test_idx])
+    provenance = {"source": "image-folder", "data_dir": str(folder.resolve()), "resized": resize,
+                  "train_images": len(train), "test_images": len(test)}
+    return train, test, classes, provenance
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None, *, resize: bool = False,
+                 train_limit: int | None = None, seed: int = 0) -> Dataset:
+    """Load a dataset by name. `data_dir` is an IDX folder (mnist / fashion-mnist) or an image folder (folder)."""
+    if name not in DATASETS:
+        raise DataError(f"dataset {name!r} is unknown; use one of {', '.join(DATASETS)}.")
+    if name == "folder":
+        if data_dir is None:
+            raise DataError("dataset 'folder' needs --data-dir pointing at a folder with one sub-folder per class.")
+        train, test, classes, prov = load_image_folder(data_dir, resize=resize, seed=seed)
+    else:
+        tv_train, tv_test, prov = load_idx_folder(name, data_dir) if data_dir else download(name)
+        train = Split(tv_train.data.clone(), tv_train.targets.clone().long())
+        test = Split(tv_test.data.clone(), tv_test.targets.clone().long())
+        classes = [c.split(" - ")[0] if name == "mnist" else c for c in tv_train.classes]
+    if train_limit:
+        train = Split(train.images[:train_limit], train.labels[:train_limit])
+        prov["train_limit"] = train_limit
+    prov.update(dataset=name, train_images=len(train), test_images=len(test))
+    return Dataset(name, train, test, classes, prov)

@@ -1,0 +1,218 @@
+"""Encoders, decoders and the three model kinds (AE, VAE, CVAE).
+
+Every model maps images x (B, 1, 28, 28) in [0, 1] to a latent code (B, latent_dim) and back to Bernoulli
+logits (B, 1, 28, 28). `forward` returns named tensors and computes no loss: `losses.py` does that.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from .config import ModelConfig
+
+
+class Posterior(NamedTuple):
+    mu: torch.Tensor                  # (B, latent_dim)
+    logvar: torch.Tensor | None       # (B, latent_dim); None for a deterministic AE
+
+
+class ModelOutput(NamedTuple):
+    logits: torch.Tensor              # (B, 1, 28, 28) Bernoulli logits of the reconstruction
+    mu: torch.Tensor                  # (B, latent_dim)
+    logvar: torch.Tensor | None       # (B, latent_dim) or None (AE)
+    z: torch.Tensor                   # (B, latent_dim) the code that was decoded
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Building blocks. `cond` is the size of an extra vector (one-hot label) concatenated before the dense layers.
+
+class MLPEncoder(nn.Module):
+    def __init__(self, cfg: ModelConfig, out_dim: int, cond: int = 0):
+        super().__init__()
+        n_pix = cfg.image_shape[1] * cfg.image_shape[2]
+        self.hidden = nn.Linear(n_pix + cond, cfg.mlp_hidden)
+        self.out = nn.Linear(cfg.mlp_hidden, out_dim)
+
+    def forward(self, x, c=None):
+        h = x.flatten(1)                                           # (B, 784)
+        if c is not None:
+            h = torch.cat([h, c], dim=1)
+        return self.out(F.relu(self.hidden(h)))
+
+
+class MLPDecoder(nn.Module):
+    def __init__(self, cfg: ModelConfig, cond: int = 0):
+        super().__init__()
+        self.image_shape = cfg.image_shape
+        n_pix = cfg.image_shape[1] * cfg.image_shape[2]
+        self.hidden = nn.Linear(cfg.latent_dim + cond, cfg.mlp_hidden)
+        self.out = nn.Linear(cfg.mlp_hidden, n_pix)
+
+    def forward(self, z, c=None):
+        if c is not None:
+            z = torch.cat([z, c], dim=1)
+        return self.out(F.relu(self.hidden(z))).view(-1, *self.image_shape)
+
+
+class ConvEncoder(nn.Module):
+    def __init__(self, cfg: ModelConfig, out_dim: int, cond: int = 0):
+        super().__init__()
+        c1, c2 = cfg.conv_channels
+        self.convs = nn.Sequential(
+            nn.Conv2d(1, c1, 4, stride=2, padding=1), nn.ReLU(),   # (B, c1, 14, 14)
+            nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.ReLU(),  # (B, c2, 7, 7)
+        )
+        self.hidden = nn.Linear(c2 * 7 * 7 + cond, cfg.conv_hidden)
+        self.out = nn.Linear(cfg.conv_hidden, out_dim)
+
+    def forward(self, x, c=None):
+        h = self.convs(x).flatten(1)
+        if c is not None:
+            h = torch.cat([h, c], dim=1)
+        return self.out(F.relu(self.hidden(h)))
+
+
+class ConvDecoder(nn.Module):
+    def __init__(self, cfg: ModelConfig, cond: int = 0):
+        super().__init__()
+        c1, c2 = cfg.conv_channels
+        self.c2 = c2
+        self.dense = nn.Sequential(
+            nn.Linear(cfg.latent_dim + cond, cfg.conv_hidden), nn.ReLU(),
+            nn.Linear(cfg.conv_hidden, c2 * 7 * 7), nn.ReLU(),
+        )
+        self.deconvs = nn.Sequential(
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # (B, c1, 14, 14)
+            nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),             # (B, 1, 28, 28) logits
+        )
+
+    def forward(self, z, c=None):
+        if c is not None:
+            z = torch.cat([z, c], dim=1)
+        return self.deconvs(self.dense(z).view(-1, self.c2, 7, 7))
+
+
+ARCHITECTURES = {"mlp": (MLPEncoder, MLPDecoder), "conv": (ConvEncoder, ConvDecoder)}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The three model kinds.
+
+class LatentModel(nn.Module):
+    """Shared machinery; subclasses set `kind`, `stochastic` and `conditional`."""
+
+    kind = ""
+    stochastic = False
+    conditional = False
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.kind != self.kind:
+            raise ValueError(f"{type(self).__name__} needs kind={self.kind!r}, got {config.kind!r}.")
+        self.config = config
+        enc_cls, dec_cls = ARCHITECTURES[config.arch]
+        cond = config.num_classes if self.conditional else 0
+        out_dim = 2 * config.latent_dim if self.stochastic else config.latent_dim
+        self.encoder = enc_cls(config, out_dim, cond)
+        self.decoder = dec_cls(config, cond)
+
+    # Public, read-only facts the app relies on.
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def num_classes(self) -> int:
+        return self.config.num_classes if self.conditional else 0
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.config.class_names)
+
+    def _condition(self, y: torch.Tensor | None, batch: int, device) -> torch.Tensor | None:
+        """One-hot (B, num_classes) for a cvae; None otherwise. y is a LongTensor of class ids."""
+        if not self.conditional:
+            return None
+        if y is None:
+            raise ValueError("a cvae needs class labels: pass y, a LongTensor of class ids.")
+        y = torch.as_tensor(y, device=device).long().reshape(-1)
+        if y.numel() == 1 and batch > 1:
+            y = y.expand(batch)
+        if y.numel() != batch:
+            raise ValueError(f"got {y.numel()} labels for a batch of {batch}.")
+        if y.min() < 0 or y.max() >= self.num_classes:
+            raise ValueError(f"class ids must be in 0..{self.num_classes - 1}, got {y.tolist()[:8]}.")
+        return F.one_hot(y, self.num_classes).to(torch.get_default_dtype())
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Posterior:
+        """x (B, 1, 28, 28) in [0, 1] -> Posterior(mu (B, D), logvar (B, D) or None)."""
+        h = self.encoder(x, self._condition(y, x.shape[0], x.device))
+        if not self.stochastic:
+            return Posterior(h, None)
+        mu, logvar = h.chunk(2, dim=1)
+        return Posterior(mu, logvar.clamp(-30.0, 20.0))  # keeps exp(logvar) finite
+
+    def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """z (B, D) -> Bernoulli logits (B, 1, 28, 28)."""
+        return self.decoder(z, self._condition(y, z.shape[0], z.device))
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """z (B, D) -> pixel probabilities (B, 1, 28, 28) in [0, 1]."""
+        return torch.sigmoid(self.decode_logits(z, y))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, *, sample: bool = True,
+                generator: torch.Generator | None = None) -> ModelOutput:
+        """Encode, draw z (or take the mean when sample=False or the model is an AE), decode."""
+        mu, logvar = self.encode(x, y)
+        z = mu
+        if self.stochastic and sample:
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            z = mu + eps * torch.exp(0.5 * logvar)  # reparameterisation
+        return ModelOutput(self.decode_logits(z, y), mu, logvar, z)
+
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode the posterior mean: (B, 1, 28, 28) probabilities."""
+        return self.decode(self.encode(x, y).mu, y)
+
+    def sample(self, n: int, y: torch.Tensor | None = None, *, generator: torch.Generator | None = None):
+        """Decode n codes drawn from the prior N(0, I): (n, 1, 28, 28) probabilities."""
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.latent_dim, generator=generator, device=device)
+        return self.decode(z, y)
+
+
+class AE(LatentModel):
+    kind = "ae"
+
+
+class VAE(LatentModel):
+    kind = "vae"
+    stochastic = True
+
+
+class CVAE(LatentModel):
+    kind = "cvae"
+    stochastic = True
+    conditional = True
+
+
+MODEL_KINDS: dict[str, type[LatentModel]] = {"ae": AE, "vae": VAE, "cvae": CVAE}
+
+
+def build_model(config: ModelConfig) -> LatentModel:
+    return MODEL_KINDS[config.kind](config)
+
+
+def create_model(kind: str = "vae", arch: str = "conv", latent_dim: int = 16, num_classes: int = 0,
+                 class_names: list[str] | None = None, **kwargs) -> LatentModel:
+    """Build an untrained model; class_names defaults to "0".."num_classes-1"."""
+    if class_names is None:
+        class_names = [str(i) for i in range(num_classes)]
+    if kind == "cvae" and not num_classes:
+        num_classes = len(class_names)
+    cfg = ModelConfig(kind=kind, arch=arch, latent_dim=latent_dim, num_classes=num_classes,
+                      class_names=list(class_names), **kwargs)
+    return build_model(cfg)

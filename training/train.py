@@ -1,0 +1,195 @@
+"""The training loop: reads top to bottom (lr, forward, loss, backward, step, log; evaluate and checkpoint each epoch).
+
+Checkpoints are written at the end of every epoch, atomically; `resume=True` continues from the last completed
+epoch with the optimizer moments and random-number states restored, so a resumed run matches an uninterrupted one.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from tqdm.auto import tqdm
+
+from . import checkpoint as ckpt
+from .config import ConfigError, ModelConfig, TrainConfig
+from .data import Dataset, Split, load_dataset
+from .losses import bce_per_image, kl_per_image
+from .models import LatentModel, build_model
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for, but torch sees no CUDA GPU; use --device cpu or auto.")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def loss_terms(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, beta: float,
+               generator: torch.Generator | None = None, sample: bool = True):
+    """Returns (loss, recon, kl), each a mean over the batch, in nats per image."""
+    out = model(x, y, sample=sample, generator=generator)
+    recon = bce_per_image(out.logits, x)                                      # (B,)
+    kl = kl_per_image(out.mu, out.logvar) if model.stochastic else torch.zeros_like(recon)
+    return (recon + beta * kl).mean(), recon.mean(), kl.mean()
+
+
+@torch.no_grad()
+def evaluate_loss(model: LatentModel, split: Split, device, batch_size: int = 1000, seed: int = 0) -> dict:
+    """Single-sample test loss (beta = 1), with a fixed seed so epochs are comparable."""
+    model.eval()
+    gen = torch.Generator(device=device).manual_seed(seed)
+    totals = {"recon": 0.0, "kl": 0.0}
+    for i in range(0, len(split), batch_size):
+        x = split.images[i:i + batch_size].to(device).unsqueeze(1).float().div_(255)
+        y = split.labels[i:i + batch_size].to(device)
+        _, recon, kl = loss_terms(model, x, y, 1.0, generator=gen)
+        n = x.shape[0]
+        totals["recon"] += recon.item() * n
+        totals["kl"] += kl.item() * n
+    model.train()
+    recon, kl = totals["recon"] / len(split), totals["kl"] / len(split)
+    return {"loss": recon + kl, "recon": recon, "kl": kl}
+
+
+def lr_at(cfg: TrainConfig, step: int, total_steps: int) -> float:
+    """Cosine decay from lr to lr * lr_min_ratio over the run (constant when lr_min_ratio == 1)."""
+    lo = cfg.lr * cfg.lr_min_ratio
+    return lo + 0.5 * (cfg.lr - lo) * (1 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
+
+
+def beta_at(cfg: TrainConfig, epoch_float: float) -> float:
+    if cfg.kl_warmup_epochs <= 0:
+        return cfg.beta
+    return cfg.beta * min(1.0, epoch_float / cfg.kl_warmup_epochs)
+
+
+def _save_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, epoch: int, step: int) -> None:
+    """Optimizer moments and RNG states as safetensors (never pickle), plus the scalars as JSON."""
+    tensors, scalars = {}, {"epoch": epoch, "step": step, "param_steps": {}}
+    for i, state in opt.state_dict()["state"].items():
+        for key, value in state.items():
+            if key == "step":
+                scalars["param_steps"][str(i)] = float(value)
+            else:
+                tensors[f"opt.{i}.{key}"] = value
+    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["rng.shuffle"] = shuffle_gen.get_state()
+    if torch.cuda.is_available():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    ckpt.save_tensors(out / ckpt.STATE_NAME, tensors)
+    ckpt.write_json(out / ckpt.STATE_JSON, scalars)
+
+
+def _load_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, device) -> tuple[int, int]:
+    try:
+        tensors = load_file(str(out / ckpt.STATE_NAME))
+        scalars = json.loads((out / ckpt.STATE_JSON).read_text())
+    except (FileNotFoundError, SafetensorError, json.JSONDecodeError, OSError) as e:
+        raise ckpt.ModelLoadError(f"cannot resume from {out}: training state is missing or unreadable ({e}). "
+                                  "Start afresh without --resume, or into a new --out folder.") from e
+    sd = opt.state_dict()
+    for i_str, step in scalars["param_steps"].items():
+        i = int(i_str)
+        sd["state"][i] = {"step": torch.tensor(step),
+                          "exp_avg": tensors[f"opt.{i}.exp_avg"].to(device),
+                          "exp_avg_sq": tensors[f"opt.{i}.exp_avg_sq"].to(device)}
+    opt.load_state_dict(sd)
+    torch.set_rng_state(tensors["rng.torch"])
+    shuffle_gen.set_state(tensors["rng.shuffle"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    return scalars["epoch"], scalars["step"]
+
+
+def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: bool = False,
+          data: Dataset | None = None, progress: bool = True, log=print) -> LatentModel:
+    """Train a model into the folder `out`; returns the trained model (eval mode)."""
+    cfg.validate()
+    out = ckpt.ensure_writable(out)  # fail before any training time is spent
+    device = pick_device(cfg.device)
+    history: list[dict] = []
+    if resume:
+        saved = ckpt.read_config(out)
+        if saved["model"] != model_cfg.to_dict() or {**saved["train"], "epochs": cfg.epochs} != {**cfg.to_dict()}:
+            model_cfg = ModelConfig.from_dict(saved["model"])
+            cfg = TrainConfig.from_dict({**saved["train"], "epochs": cfg.epochs})  # the saved run, maybe longer
+            log(f"resuming with the settings saved in {out / ckpt.CONFIG_NAME} (epochs={cfg.epochs})")
+        history = ckpt.read_json(out / "history.json", {"epochs": []})["epochs"]
+    data = data or load_dataset(cfg.dataset, cfg.data_dir, resize=cfg.resize, train_limit=cfg.train_limit,
+                                seed=cfg.seed)
+    if model_cfg.kind == "cvae" and model_cfg.num_classes != len(data.class_names):
+        model_cfg = ModelConfig.from_dict({**model_cfg.to_dict(), "num_classes": len(data.class_names),
+                                           "class_names": data.class_names})
+    if not model_cfg.class_names:
+        model_cfg = ModelConfig.from_dict({**model_cfg.to_dict(), "class_names": data.class_names})
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(model_cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    shuffle_gen = torch.Generator().manual_seed(cfg.seed)
+    start_epoch, step = 0, 0
+    if resume:
+        model = ckpt.load_model(out, device=device).train()
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        start_epoch, step = _load_state(out, opt, shuffle_gen, device)
+        history = history[:start_epoch]
+        log(f"resumed from {out} after epoch {start_epoch}")
+
+    x_train = data.train.images.to(device)           # (N, 28, 28) uint8, converted per batch
+    y_train = data.train.labels.to(device)
+    n = len(data.train)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    total_steps = cfg.epochs * steps_per_epoch
+    meta = {"train": cfg.to_dict(), "data": data.provenance}
+
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.time()
+        model.train()
+        perm = torch.randperm(n, generator=shuffle_gen).to(device)
+        sums = torch.zeros(3)
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
+                   leave=False, dynamic_ncols=True)
+        for b in bar:
+            lr = lr_at(cfg, step, total_steps)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            beta = beta_at(cfg, epoch + b / steps_per_epoch)
+            idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            x = x_train[idx].unsqueeze(1).float().div_(255)      # (B, 1, 28, 28) in [0, 1]
+            y = y_train[idx]
+            loss, recon, kl = loss_terms(model, x, y, beta)
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(
+                    f"loss became {loss.item()} at epoch {epoch + 1}, batch {b + 1}; training stopped. "
+                    f"The last good checkpoint (epoch {epoch}) is kept in {out}. Try a lower --lr "
+                    f"(now {cfg.lr}) or a smaller --beta, and check the data for NaN values.")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            sums += torch.tensor([loss.item(), recon.item(), kl.item()]) * x.shape[0]
+            if b % 10 == 0:
+                bar.set_postfix(loss=f"{loss.item():.1f}", recon=f"{recon.item():.1f}", kl=f"{kl.item():.1f}")
+        train_loss, train_recon, train_kl = (sums / n).tolist()
+        test = evaluate_loss(model, data.test, device, seed=cfg.seed)
+        history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_recon": train_recon,
+                        "train_kl": train_kl, "test_loss": test["loss"], "test_recon": test["recon"],
+                        "test_kl": test["kl"], "beta": beta, "lr": lr, "seconds": time.time() - t0})
+        # Checkpoint: weights + config, then optimizer state, then history. Each file is atomic; the epoch
+        # recorded in train_state.json is what resume trusts, and it is written after the weights.
+        ckpt.save_model(model, out, **meta)
+        _save_state(out, opt, shuffle_gen, epoch + 1, step)
+        ckpt.write_json(out / "history.json", {"epochs": history})
+        log(f"epoch {epoch + 1}/{cfg.epochs}  train {train_loss:.2f} (recon {train_recon:.2f}, kl {train_kl:.2f})  "
+            f"test {test['loss']:.2f} (recon {test['recon']:.2f}, kl {test['kl']:.2f})  {time.time() - t0:.1f}s")
+    return model.eval()
