@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 
 from explorer import ModelRegistry
 from explorer.registry import ENV_MODEL_DIRS
@@ -32,4 +33,7 @@ def create_demo(argv: list[str] | None = None):
 demo = create_demo(sys.argv[1:] if __name__ == "__main__" else [])
 
 if __name__ == "__main__":
-    demo.launch(**launch_kwargs())
+    demo.launch(prevent_thread_lock=True, **launch_kwargs())
+    # The page already answers; torch and the default model load in the background (about 2 s of CPU).
+    threading.Thread(target=demo.registry.warm_up, daemon=True).start()
+    demo.block_thread()

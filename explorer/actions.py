@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import inference as inf
-from .inference import InputError
+from . import images
+from .checks import InputError, validate_label, validate_seed, validate_z
 from .latent_map import build_figure, lookup_point, marker_position
 from .registry import LoadedModel, ModelRegistry
 
 SLIDER_STEP = 0.01
+
+
+def _inference():
+    """explorer.inference imports torch (about 2 s of CPU); importing it on first use lets the page answer sooner."""
+    from . import inference
+    return inference
+
 KIND_NAMES = {"ae": "autoencoder (AE)", "vae": "variational autoencoder (VAE)",
               "cvae": "conditional VAE (CVAE)"}
 DATASET_NAMES = {"mnist": "MNIST digits", "fashion-mnist": "Fashion-MNIST clothing", "fashion_mnist": "Fashion-MNIST clothing"}
@@ -24,7 +31,7 @@ DATASET_NAMES = {"mnist": "MNIST digits", "fashion-mnist": "Fashion-MNIST clothi
 
 def label_for(loaded: LoadedModel, label) -> int | None:
     """The class id to decode with: checked for a cvae, None for unconditional models (their label is ignored)."""
-    return inf.validate_label(label, loaded.model.num_classes)
+    return validate_label(label, loaded.model.num_classes)
 
 
 def slider_values(loaded: LoadedModel, z) -> list[float]:
@@ -32,7 +39,7 @@ def slider_values(loaded: LoadedModel, z) -> list[float]:
 
     The image is decoded from these same values, so what is on screen always matches the sliders.
     """
-    z = inf.validate_z(z, loaded.model.latent_dim).astype(np.float64)
+    z = validate_z(z, loaded.model.latent_dim).astype(np.float64)
     r = loaded.slider_range
     return [round(float(v), 2) for v in np.clip(np.round(z / SLIDER_STEP) * SLIDER_STEP, -r, r)]
 
@@ -88,7 +95,7 @@ def decoded_view(loaded: LoadedModel, z, label, projection: str) -> dict:
 
     Returns {"image": data URI (280x280 PNG), "row": [{"src", "name"}] or [], "marker": {"x", "y", ...}}.
     """
-    model = loaded.model
+    inf, model = _inference(), loaded.model
     label = label_for(loaded, label)
     if model.num_classes and label is None:
         label = 0
@@ -97,20 +104,20 @@ def decoded_view(loaded: LoadedModel, z, label, projection: str) -> dict:
     if model.num_classes:
         imgs = inf.decode_all_classes(model, z)
         names = [name for name, _ in class_choices(loaded)]
-        row = [{"src": inf.png_data_uri(inf.to_display_image(im, 2)), "name": name, "current": i == label}
+        row = [{"src": images.png_data_uri(images.to_display_image(im, 2)), "name": name, "current": i == label}
                for i, (im, name) in enumerate(zip(imgs, names))]
-    return {"image": inf.png_data_uri(inf.to_display_image(img)), "row": row,
+    return {"image": images.png_data_uri(images.to_display_image(img)), "row": row,
             "marker": marker_position(loaded.latent_map, z, projection)}
 
 
 def decode_image(registry: ModelRegistry, model: str, z, label=-1) -> np.ndarray:
     """The decode API: (280, 280) uint8 image of z decoded by `model` (label: class id, or -1 for none)."""
-    loaded = registry.get(model)
+    inf, loaded = _inference(), registry.get(model)
     lab = label_for(loaded, label)
     if loaded.model.num_classes and lab is None:
         raise InputError(f"model {model!r} is conditional: pass a class id from 0 to "
                          f"{loaded.model.num_classes - 1} as label.")
-    return inf.to_display_image(inf.decode(loaded.model, z, lab))
+    return images.to_display_image(inf.decode(loaded.model, z, lab))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -122,7 +129,7 @@ def random_z(loaded: LoadedModel, seed) -> tuple[list[float], str]:
     VAE / CVAE: the prior N(0, I). A plain AE has no prior, so its z comes from a Gaussian fitted to the
     test-set codes (otherwise most draws would decode to noise).
     """
-    seed = inf.validate_seed(seed)
+    inf, seed = _inference(), validate_seed(seed)
     d = loaded.model.latent_dim
     if loaded.info.kind == "ae":
         z = inf.sample_z(d, seed, mean=loaded.code_mean, std=loaded.code_std)
@@ -147,31 +154,33 @@ def select_point(loaded: LoadedModel, index) -> dict:
     Returns {"index", "label", "class_name", "original", "reconstruction" (data URIs), "z" (slider values)}.
     The reconstruction is decoded from the same rounded z that the sliders get.
     """
-    point = lookup_point(loaded.latent_map, index)
+    inf, point = _inference(), lookup_point(loaded.latent_map, index)
     label = point.label if loaded.model.num_classes else None
     mu = inf.encode_mean(loaded.model, point.image, label)
     z = slider_values(loaded, mu)
     recon = inf.decode(loaded.model, z, label)
     return {"index": point.index, "label": point.label, "class_name": point.class_name,
-            "original": inf.png_data_uri(inf.to_display_image(point.image)),
-            "reconstruction": inf.png_data_uri(inf.to_display_image(recon)), "z": z}
+            "original": images.png_data_uri(images.to_display_image(point.image)),
+            "reconstruction": images.png_data_uri(images.to_display_image(recon)), "z": z}
 
 
 def reconstruct_point(registry: ModelRegistry, model: str, index) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """The reconstruct API: (original (280, 280) uint8, reconstruction (280, 280) uint8, z as a list of floats)."""
-    loaded = registry.get(model)
+    inf, loaded = _inference(), registry.get(model)
     point = lookup_point(loaded.latent_map, index)
     label = point.label if loaded.model.num_classes else None
     recon, z = inf.reconstruct(loaded.model, point.image, label)
-    return inf.to_display_image(point.image), inf.to_display_image(recon), [float(v) for v in z]
+    return images.to_display_image(point.image), images.to_display_image(recon), [float(v) for v in z]
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # The map
 
-def map_figure(loaded: LoadedModel, projection: str, z) -> dict:
-    """The plotly figure for a projection with the marker at z, plus the note explaining the marker."""
-    marker = marker_position(loaded.latent_map, z, projection)
-    fig = build_figure(loaded.latent_map, projection, marker)
-    fig["note"] = marker["note"]
-    return fig
+def figure_for(registry: ModelRegistry, model: str, projection: str) -> dict:
+    """The plotly figure of a model's latent map on a projection (the marker is placed separately)."""
+    return build_figure(registry.get(model).latent_map, projection)
+
+
+def marker_for(loaded: LoadedModel, z, projection: str) -> dict:
+    """Where the current-z marker goes, with the note that explains it: {"x", "y", "index", "note"}."""
+    return marker_position(loaded.latent_map, z, projection)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .inference import InputError, validate_z
+from .checks import InputError, validate_z
 
 MAP_NAME = "latent_map.npz"
 PROJECTIONS = {"pca": "PCA", "tsne": "t-SNE"}  # key in the npz -> label shown to people
@@ -27,9 +27,10 @@ CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                 "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173",
                 "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363"]
 MARKER_COLOR = "#111111"
-TSNE_NOTE = ("t-SNE has no formula for placing a new point, so on this view the star sits on the test image whose "
+MARKER_FILL = "#ffd700"
+TSNE_NOTE = ("t-SNE has no formula for placing a new point, so on this view the yellow dot sits on the test image whose "
              "latent mean is nearest to the current z.")
-PCA_NOTE = "The star is the current slider vector, projected onto the same PCA plane as the test images."
+PCA_NOTE = "The yellow dot is the current slider vector, projected onto the same PCA plane as the test images."
 
 
 class MapLoadError(ValueError):
@@ -185,7 +186,7 @@ def build_figure(lmap: LatentMap, projection: str, marker: dict | None = None, *
 
     One WebGL (`scattergl`) trace per class, so the legend lists class names and a click on the legend hides a
     class. Each point carries its test-image index in `customdata`: the browser sends it back on click. The last
-    trace is the current-z marker (a small SVG trace, so moving it does not redraw the 10,000 points' buffers).
+    marker for the current z is `layout.shapes[0]`, a fixed-size circle anchored at the data point.
     """
     projection = check_projection(projection)
     xy = lmap.coords[projection]
@@ -201,13 +202,18 @@ def build_figure(lmap: LatentMap, projection: str, marker: dict | None = None, *
             "marker": {"size": 4, "opacity": 0.65, "color": CLASS_COLORS[c % len(CLASS_COLORS)]},
             "hovertemplate": f"<b>{_escape(name)}</b><br>test image #%{{customdata}}<extra></extra>",
         })
+    # The current-z marker is a layout shape of fixed pixel size anchored at (x, y): moving it is a cheap relayout,
+    # whereas restyling a trace would redraw all 10,000 WebGL points. A legend-only trace explains it.
     m = marker or {}
     data.append({
-        "type": "scatter", "mode": "markers", "name": "current z",
-        "x": [m["x"]] if "x" in m else [], "y": [m["y"]] if "y" in m else [],
-        "marker": {"size": 18, "symbol": "star", "color": "#ffd700", "line": {"width": 2, "color": MARKER_COLOR}},
-        "hovertemplate": "current z<extra></extra>",
+        "type": "scatter", "mode": "markers", "name": "current z", "x": [None], "y": [None],
+        "marker": {"size": 14, "color": MARKER_FILL, "line": {"width": 3, "color": MARKER_COLOR}},
+        "hoverinfo": "skip",
     })
+    shape = {"type": "circle", "xref": "x", "yref": "y", "xsizemode": "pixel", "ysizemode": "pixel",
+             "x0": -8, "x1": 8, "y0": -8, "y1": 8, "xanchor": m.get("x", 0.0), "yanchor": m.get("y", 0.0),
+             "fillcolor": MARKER_FILL, "line": {"width": 3, "color": MARKER_COLOR}, "layer": "above",
+             "visible": "x" in m}
     axis = {"showgrid": False, "zeroline": False, "showticklabels": False, "ticks": ""}
     label = PROJECTIONS[projection]
     layout = {
@@ -219,6 +225,7 @@ def build_figure(lmap: LatentMap, projection: str, marker: dict | None = None, *
         "hovermode": "closest", "dragmode": "pan",
         "plot_bgcolor": "#ffffff", "paper_bgcolor": "rgba(0,0,0,0)",
         "uirevision": f"{projection}",  # keep zoom while only the marker moves
+        "shapes": [shape],
     }
     return {"data": data, "layout": {k: v for k, v in layout.items() if v is not None},
             "projection": projection, "n": lmap.n}

@@ -10,11 +10,14 @@ import functools
 import logging
 from pathlib import Path
 
+import importlib.util
+
 import gradio as gr
-import plotly
+import numpy as np
 
 from . import actions
-from .inference import InputError
+from .checks import InputError
+from .images import png_data_uri, to_display_image
 from .latent_map import MapLoadError
 from .registry import ModelRegistry
 
@@ -22,9 +25,10 @@ log = logging.getLogger(__name__)
 
 MAX_SLIDERS = 32  # the training package caps latent_dim at 32; sliders beyond a model's D are hidden
 STATIC = Path(__file__).resolve().parent / "static"
-PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+# plotly.min.js as shipped inside the plotly package (found without importing plotly, which is slow to import)
+PLOTLY_JS = Path(importlib.util.find_spec("plotly").origin).resolve().parent / "package_data" / "plotly.min.js"
 PROJECTION_CHOICES = [("PCA", "pca"), ("t-SNE", "tsne")]
-BLANK = actions.inf.png_data_uri(actions.inf.to_display_image(actions.np.full((28, 28), 240, actions.np.uint8)))
+BLANK = png_data_uri(to_display_image(np.full((28, 28), 240, np.uint8)))  # light grey until something is shown
 
 INTRO = """# Latent space explorer
 A variational autoencoder squeezes each 28×28 image into a short vector **z** (its *latent code*) and learns a
@@ -78,6 +82,16 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
     map_js = (STATIC / "latent_map.js").read_text()
     names = registry.names()
 
+    def get_figure(spec: dict) -> dict:
+        """Server function called by the map's JavaScript: the plotly figure for {"model", "projection"}."""
+        try:
+            return actions.figure_for(registry, spec.get("model"), spec.get("projection"))
+        except (ValueError, AttributeError) as e:
+            return {"error": str(e)}
+        except Exception as e:  # never a traceback in the page
+            log.exception("get_figure failed")
+            return {"error": f"The map could not be drawn ({type(e).__name__}); see the server log."}
+
     with gr.Blocks(title="Latent space explorer", analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
         with gr.Row(equal_height=False):
@@ -111,9 +125,11 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
                 projection = gr.Radio(PROJECTION_CHOICES, value="pca", label="Map projection",
                                       elem_id="projection-picker",
                                       info="Both are precomputed from the test images' latent means.")
+                # The value is only {"model", "projection"}: the browser fetches the 10,000-point figure through
+                # get_figure (a server function) so that later small updates (the marker) stay cheap.
                 latent_map = gr.HTML(None, html_template='<div class="xp-map-plot"></div>', js_on_load=map_js,
                                      head=f'<script src="{plotly_src}"></script>', elem_id="latent-map",
-                                     marker=None, min_height=470)
+                                     marker=None, min_height=470, server_functions=[get_figure])
                 map_note = gr.Markdown("", elem_id="map-note")
                 gr.Markdown("**Click a point** to see that test image next to its reconstruction and to load its "
                             "latent mean into the sliders.")
@@ -160,10 +176,10 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
             choices = actions.class_choices(loaded)
             label = 0 if choices else None
             view = actions.decoded_view(loaded, z, label, proj)
-            fig = actions.map_figure(loaded, proj, z)
             return [actions.describe_model(loaded.info),
                     gr.update(choices=choices, value=label, visible=bool(choices)),
-                    gr.update(value=fig, marker=view["marker"]), fig["note"],
+                    gr.update(value={"model": name, "projection": proj}, marker=view["marker"]),
+                    view["marker"]["note"],
                     gr.update(value=BLANK, caption="Test image"),
                     gr.update(value=BLANK, caption="Reconstruction"),
                     "", *z_updates(view, label)[:2], *slider_updates(loaded, z)]
@@ -191,8 +207,8 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
         @friendly
         def on_projection(name, proj, *zs):
             loaded = registry.get(name)
-            fig = actions.map_figure(loaded, proj, list(zs[:loaded.model.latent_dim]))
-            return gr.update(value=fig, marker=None), fig["note"]
+            marker = actions.marker_for(loaded, list(zs[:loaded.model.latent_dim]), proj)
+            return gr.update(value={"model": name, "projection": proj}, marker=marker), marker["note"]
 
         @friendly
         def on_select(name, label, proj, evt: gr.SelectData):
@@ -250,6 +266,7 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
         api_recon_btn.click(reconstruct, [api_model, api_index], [api_orig, api_recon, api_zout],
                             api_name="reconstruct")
         api_list_btn.click(list_models, None, api_models, api_name="list_models")
+    demo.registry = registry  # for app.py's warm-up and for tests
     return demo
 
 

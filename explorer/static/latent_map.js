@@ -1,8 +1,9 @@
-// Body of gr.HTML(js_on_load=...) for the latent map. Gradio provides: element, trigger, props, watch.
+// Body of gr.HTML(js_on_load=...) for the latent map. Gradio provides: element, trigger, props, watch, server.
 // Plotly comes from the plotly Python package's own plotly.min.js, served by this app (see `head` in ui.py).
 //
-// props.value  : the figure {data, layout, ...} built in Python (explorer/latent_map.py: build_figure)
-// props.marker : {x, y} of the current z; moving it restyles only the last (SVG) trace
+// props.value  : {model, projection}; the figure (explorer/latent_map.py: build_figure) is fetched with
+//                server.get_figure, so the big figure never sits in props (every prop update would copy it)
+// props.marker : {x, y} of the current z; moving it relayouts only layout.shapes[0] (no WebGL redraw)
 // A click on a point sends trigger("select", {index, value}) with the test-image index from customdata.
 (function () {
   const plot = element.querySelector(".xp-map-plot");
@@ -10,7 +11,8 @@
     displaylogo: false, responsive: true, scrollZoom: true,
     modeBarButtonsToRemove: ["select2d", "lasso2d", "toImage", "autoScale2d"],
   };
-  let drawnFigure = null;
+  let drawnKey = null;
+  let wantedKey = null;
   let pendingMarker = null;
 
   function whenPlotly(fn) {
@@ -18,42 +20,59 @@
     const t = setInterval(() => { if (window.Plotly) { clearInterval(t); fn(); } }, 30);
   }
 
-  function draw() {
-    const fig = props.value;
-    if (!fig || !fig.data) return;
-    if (fig === drawnFigure) return;
-    drawnFigure = fig;
-    Plotly.react(plot, fig.data, fig.layout, config).then(() => {
-      plot.dataset.projection = fig.projection || "";
-      plot.dataset.points = String(fig.n || 0);
-      element.classList.add("xp-map-ready");
-      if (!plot.__xpClick) {
-        plot.__xpClick = true;
-        plot.on("plotly_click", (ev) => {
-          const p = (ev.points || []).find((q) => q.customdata !== undefined && q.customdata !== null);
-          if (!p) return;
-          const index = Array.isArray(p.customdata) ? p.customdata[0] : p.customdata;
-          plot.dataset.clicked = String(index);
-          trigger("select", { index: Number(index), value: p.data.name });
-        });
-      }
-    });
+  function showError(message) {
+    plot.innerHTML = "";
+    const p = document.createElement("p");
+    p.className = "xp-map-error";
+    p.textContent = "The map could not be drawn: " + message;
+    plot.appendChild(p);
+  }
+
+  // props.value is {model, projection}; the figure itself comes from the server function get_figure.
+  async function draw() {
+    const v = props.value;
+    if (!v || !v.model) return;
+    const key = v.model + "|" + v.projection;
+    if (key === drawnKey || key === wantedKey) return;
+    wantedKey = key;
+    const fig = await server.get_figure({ model: v.model, projection: v.projection });
+    if (wantedKey !== key) return;  // a newer model or projection was picked meanwhile
+    wantedKey = null;
+    if (!fig || fig.error) { showError(fig ? fig.error : "no answer from the server"); return; }
+    if (plot.querySelector(".xp-map-error")) plot.innerHTML = "";
+    await Plotly.react(plot, fig.data, fig.layout, config);
+    drawnKey = key;
+    plot.dataset.projection = fig.projection || "";
+    plot.dataset.model = v.model;
+    plot.dataset.points = String(fig.n || 0);
+    element.classList.add("xp-map-ready");
+    if (!plot.__xpClick) {
+      plot.__xpClick = true;
+      plot.on("plotly_click", (ev) => {
+        const p = (ev.points || []).find((q) => q.customdata !== undefined && q.customdata !== null);
+        if (!p) return;
+        const index = Array.isArray(p.customdata) ? p.customdata[0] : p.customdata;
+        plot.dataset.clicked = String(index);
+        trigger("select", { index: Number(index), value: p.data.name });
+      });
+    }
+    moveMarker();
   }
 
   function moveMarker() {
     const m = props.marker;
-    if (!m || !plot.data || m.x === undefined) return;
-    // Coalesce: during a fast drag only the newest position is drawn, after the image has painted.
+    if (!m || !plot.layout || m.x === undefined) return;
+    // Coalesce and wait for the frame that shows the new image: during a drag only the newest position is drawn,
+    // and the decoded image never waits for the map.
     const first = pendingMarker === null;
     pendingMarker = m;
     if (!first) return;
-    requestAnimationFrame(() => {
+    requestAnimationFrame(() => setTimeout(() => {
       const q = pendingMarker;
       pendingMarker = null;
-      const last = plot.data.length - 1;
-      Plotly.restyle(plot, { x: [[q.x]], y: [[q.y]] }, [last]);
+      Plotly.relayout(plot, { "shapes[0].xanchor": q.x, "shapes[0].yanchor": q.y, "shapes[0].visible": true });
       plot.dataset.marker = q.x.toFixed(3) + "," + q.y.toFixed(3);
-    });
+    }, 0));
   }
 
   whenPlotly(() => {

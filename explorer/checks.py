@@ -1,0 +1,74 @@
+"""Checking values that people send (a z vector, a class id, a seed): numpy only, so it imports fast.
+
+A mistake raises `InputError`, whose message says what to do; the UI shows that message as it is.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+MAX_ABS_Z = 1e4     # beyond this no decoder has seen anything; almost surely a typo
+
+
+class InputError(ValueError):
+    """A value a person supplied (z, class id, index, model name) that cannot be used; the message says the fix."""
+
+
+
+def validate_z(z, latent_dim: int) -> np.ndarray:
+    """Turn a list of numbers into a float32 vector (latent_dim,), or raise InputError saying what is wrong."""
+    if isinstance(z, (str, bytes)) or z is None:
+        raise InputError(f"z must be a list of {latent_dim} numbers, got {type(z).__name__}.")
+    try:
+        arr = np.asarray(z, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"z must be a list of {latent_dim} numbers; some entries are not numbers.") from None
+    if arr.ndim != 1:
+        raise InputError(f"z must be a flat list of {latent_dim} numbers, got an array of shape {list(arr.shape)}.")
+    if arr.shape[0] != latent_dim:
+        raise InputError(f"z has {arr.shape[0]} values but this model has {latent_dim} latent dimensions; "
+                         f"send exactly {latent_dim} numbers.")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise InputError(f"z[{int(bad[0])}] is {arr[bad[0]]}; every value of z must be a finite number "
+                         "(no NaN or infinity).")
+    if np.abs(arr).max() > MAX_ABS_Z:
+        i = int(np.abs(arr).argmax())
+        raise InputError(f"z[{i}] = {arr[i]:g} is far outside the latent space; keep values within about -5..5.")
+    return arr.astype(np.float32)
+
+
+def validate_label(label, num_classes: int) -> int | None:
+    """Check a class id for a model with `num_classes` classes (0 = unconditional).
+
+    Returns the id as an int for a conditional model, None for an unconditional one (whose label is ignored;
+    -1 or None mean "no class"). Raises InputError for an id that is out of range or not a whole number.
+    """
+    if label is None:
+        label = -1
+    if isinstance(label, bool) or not isinstance(label, (int, float, np.integer, np.floating)):
+        raise InputError(f"label must be a whole number (a class id, or -1 for none), got {label!r}.")
+    if not math.isfinite(float(label)) or float(label) != int(label):
+        raise InputError(f"label must be a whole number (a class id, or -1 for none), got {label!r}.")
+    label = int(label)
+    if num_classes == 0:
+        if label != -1 and label < 0:
+            raise InputError(f"label {label} is not valid; use -1 (no class) for this unconditional model.")
+        return None
+    if not 0 <= label < num_classes:
+        raise InputError(f"class id {label} is out of range: this conditional model knows classes "
+                         f"0..{num_classes - 1}. Pick one of those.")
+    return label
+
+
+def validate_seed(seed) -> int:
+    if seed is None:
+        return 0
+    try:
+        f = float(seed)
+    except (TypeError, ValueError):
+        raise InputError(f"the seed must be a whole number, got {seed!r}.") from None
+    if not math.isfinite(f) or f != int(f) or not 0 <= f < 2**63:
+        raise InputError(f"the seed must be a whole number from 0 to 2^63-1, got {seed!r}.")
+    return int(f)

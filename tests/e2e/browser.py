@@ -1,0 +1,133 @@
+"""Helpers shared by the browser test and the benchmark scripts: start `python app.py`, open Debian's chromium,
+and act on the page the way a person does. Never downloads a browser (no `playwright install`)."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("EXPLORER_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+SHIPPED = ["mnist-ae", "mnist-vae", "mnist-cvae", "fashion-mnist-ae", "fashion-mnist-vae", "fashion-mnist-cvae"]
+
+
+def shipped_assets_present() -> bool:
+    return all((REPO / "assets" / name / "latent_map.npz").is_file() for name in SHIPPED)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    """`python app.py` in a subprocess on a free port; `url` once it answers."""
+
+    def __init__(self, env: dict | None = None, args: list[str] | None = None, timeout: float = 60.0):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        full_env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(self.port),
+                    "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
+        self.t0 = time.perf_counter()
+        self.proc = subprocess.Popen([sys.executable, "app.py", *(args or [])], cwd=REPO, env=full_env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.ready_s = self.wait(timeout)
+
+    def wait(self, timeout: float) -> float:
+        """Seconds from start until GET / answers 200."""
+        deadline = self.t0 + timeout
+        while time.perf_counter() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"app.py exited with {self.proc.returncode}:\n{self.proc.stdout.read()}")
+            try:
+                with urllib.request.urlopen(self.url, timeout=1) as r:
+                    if r.status == 200:
+                        return time.perf_counter() - self.t0
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise TimeoutError(f"app.py did not answer on {self.url} within {timeout} s")
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        return self.proc.stdout.read() if self.proc.stdout else ""
+
+
+def launch_browser(playwright):
+    if not Path(CHROMIUM).is_file():
+        raise FileNotFoundError(f"{CHROMIUM} not found. Install Debian's chromium (apt-get install chromium) or set "
+                                "EXPLORER_CHROMIUM to a Chromium binary; the browser tests never download one.")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Page helpers (selectors rely on the stable element ids)
+
+MAP_READY = "#latent-map .xp-map-ready, #latent-map.xp-map-ready"
+
+
+def wait_ready(page, timeout: float = 30_000) -> None:
+    page.wait_for_selector(MAP_READY, timeout=timeout)
+    page.wait_for_function("() => !!document.querySelector('#decoded-image img')?.src.startsWith('data:image/png')",
+                           timeout=timeout)
+
+
+def img_src(page, elem_id: str) -> str:
+    return page.eval_on_selector(f"#{elem_id} img", "el => el.src")
+
+
+def wait_src_change(page, elem_id: str, before: str, timeout: float = 10_000) -> str:
+    page.wait_for_function("([id, before]) => { const im = document.querySelector('#' + id + ' img');"
+                           " return im && im.src !== before; }", arg=[elem_id, before], timeout=timeout)
+    return img_src(page, elem_id)
+
+
+def drag_slider(page, index: int, fraction: float, steps: int = 8) -> None:
+    """Drag slider z{index+1} with the mouse from its thumb to `fraction` of its track."""
+    rng = page.locator(f"#z-{index} input[type=range]")
+    box = rng.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * fraction, y, steps=steps)
+    page.mouse.up()
+
+
+def slider_values(page, n: int) -> list[float]:
+    return [float(page.locator(f"#z-{i} input[type=range]").input_value()) for i in range(n)]
+
+
+def click_map_point(page, trace: int = 0, point: int = 0) -> int:
+    """Click one stored point of the latent map where it is drawn; returns the test-image index it carries."""
+    info = page.evaluate("""([t, k]) => {
+        const gd = document.querySelector('#latent-map .xp-map-plot');
+        const fl = gd._fullLayout, tr = gd.data[t];
+        const r = gd.getBoundingClientRect();
+        return {x: r.left + fl._size.l + fl.xaxis.l2p(tr.x[k]), y: r.top + fl._size.t + fl.yaxis.l2p(tr.y[k]),
+                index: tr.customdata[k]};
+    }""", [trace, point])
+    page.mouse.move(info["x"] - 20, info["y"] - 20)
+    page.mouse.move(info["x"], info["y"], steps=3)
+    page.mouse.click(info["x"], info["y"])
+    return int(info["index"])
+
+
+def pick_model(page, name: str) -> None:
+    page.click("#model-picker input")
+    page.locator(f'[role=listbox] [role=option][aria-label="{name}"]').click()
+
+
+def projection_of_map(page) -> str:
+    return page.eval_on_selector("#latent-map .xp-map-plot", "el => el.dataset.projection || ''")
