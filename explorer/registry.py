@@ -77,8 +77,9 @@ class ModelRegistry:
         extra = [Path(p).expanduser().resolve() for p in (extra or [])]
         shipped = [p for p in shipped if p.resolve() not in extra]
         reg = cls(shipped + extra)
-        if extra:
-            reg.default = list(reg._infos)[len(shipped)]
+        readable_extra = [n for n in list(reg._infos)[len(shipped):] if not reg._infos[n].error]
+        if readable_extra:
+            reg.default = readable_extra[0]
         return reg
 
     def names(self) -> list[str]:
@@ -122,10 +123,21 @@ class ModelRegistry:
 def read_info(folder: Path) -> ModelInfo:
     """Read config.json and metrics.json of a folder; never raises (an unreadable folder records its error)."""
     name = folder.name
+    if not (folder / "config.json").is_file():
+        what = "has no config.json" if folder.is_dir() else "is not a folder"
+        error = (f"{folder} {what}. A model folder holds config.json, model.safetensors and latent_map.npz; "
+                 "check the path given with --model-dir or EXPLORER_MODEL_DIRS.")
+        log.warning(error)
+        return ModelInfo(name=name, folder=folder, kind=None, dataset=None, latent_dim=None, arch=None,
+                         class_names=(), metrics=None, error=error)
     # Plain JSON reading: importing training (and torch) here would slow start-up by seconds. load_model checks
     # the folder fully when the model is first picked.
     try:
-        cfg = json.loads((folder / "config.json").read_text())
+        try:
+            cfg = json.loads((folder / "config.json").read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{folder / 'config.json'} is not valid JSON ({e}). Restore it from the training "
+                             "output, or retrain with `python -m training train --out DIR`.") from None
         m = cfg.get("model") or {}
         if not isinstance(m, dict) or "kind" not in m:
             raise ValueError(f"{folder / 'config.json'} has no 'model' section with a 'kind'; it was not written "

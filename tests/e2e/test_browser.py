@@ -1,0 +1,165 @@
+"""End-to-end: start `python app.py`, drive it in Debian's chromium as a person would.
+
+Runs on the shipped models in assets/ when they are there (the product as it ships); otherwise on tiny fake
+model folders made in tmp_path, and says so. Fails, never skips, when chromium is missing.
+"""
+from __future__ import annotations
+
+import base64
+import io
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from browser import (AppServer, click_map_point, drag_slider, img_src, launch_browser, pick_model,
+                     projection_of_map, shipped_assets_present, slider_values, wait_ready, wait_src_change)
+
+pytestmark = pytest.mark.e2e
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    if shipped_assets_present():
+        env, names = {}, {"vae": "mnist-vae", "cvae": "mnist-cvae"}
+        print("e2e on the shipped assets")
+    else:
+        from explorer.testing import make_assets
+        assets = make_assets(tmp_path_factory.mktemp("e2e-assets"), latent_dim=4, n_points=400)
+        env, names = {"EXPLORER_ASSETS_DIR": str(assets)}, {"vae": "fake-vae", "cvae": "fake-cvae"}
+        print("e2e on fake model folders: assets/ has no shipped models")
+    broken = tmp_path_factory.mktemp("broken") / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{ this is not json")
+    server = AppServer(env=env, args=["--model-dir", str(broken)])
+    try:
+        yield server, names
+    finally:
+        log = server.stop()
+        assert "Traceback" not in log, log
+
+
+@pytest.fixture(scope="module")
+def page(app):
+    from playwright.sync_api import sync_playwright
+
+    server, _ = app
+    with sync_playwright() as p:
+        browser = launch_browser(p)  # raises (test fails) when /usr/bin/chromium is missing
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.requests, pg.errors = [], []
+        pg.on("request", lambda r: pg.requests.append(r.url))
+        pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+        pg.goto(server.url)
+        wait_ready(pg)
+        yield pg
+        browser.close()
+
+
+def pixels(data_uri: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_uri.split(",", 1)[1]))).convert("L"))
+
+
+def settle(page, ms: int = 800) -> None:
+    """Let the last queued event finish (slider events keep only the newest move)."""
+    page.wait_for_timeout(ms)
+
+
+def test_drag_slider_changes_image_to_match_final_values(app, page):
+    server, names = app
+    pick_model(page, names["vae"])
+    page.wait_for_function("(m) => document.querySelector('#latent-map .xp-map-plot')?.dataset.model === m",
+                           arg=names["vae"], timeout=20_000)
+    settle(page)
+    d = page.locator("#latent-sliders input[type=range]:visible").count()
+    assert d >= 2
+    before = img_src(page, "decoded-image")
+    marker_before = page.eval_on_selector("#latent-map .xp-map-plot", "el => el.dataset.marker || ''")
+    drag_slider(page, 0, 0.9)
+    wait_src_change(page, "decoded-image", before)
+    drag_slider(page, 1, 0.15, steps=15)
+    settle(page)
+    z = slider_values(page, d)
+    assert z[0] > 1.0 and z[1] < -1.0
+    # The image on screen is the decoder's image of exactly the final slider values.
+    from gradio_client import Client
+    expected = Client(server.url, verbose=False).predict(model=names["vae"], z=z, label=-1, api_name="/decode")
+    assert np.array_equal(pixels(img_src(page, "decoded-image")), np.asarray(Image.open(expected).convert("L")))
+    # ...and the marker on the PCA map moved with it.
+    assert page.eval_on_selector("#latent-map .xp-map-plot", "el => el.dataset.marker || ''") != marker_before
+
+
+def test_random_and_reset_buttons(page):
+    before = img_src(page, "decoded-image")
+    page.click("#random-button")
+    wait_src_change(page, "decoded-image", before)
+    settle(page, 400)
+    assert any(v != 0 for v in slider_values(page, 2))
+    page.click("#reset-button")
+    page.wait_for_function("() => [...document.querySelectorAll('#latent-sliders input[type=range]')]"
+                           ".every(r => Number(r.value) === 0)")
+
+
+def test_switch_projection(page):
+    page.click("#projection-picker label:has-text('t-SNE')")
+    page.wait_for_function("() => document.querySelector('#latent-map .xp-map-plot').dataset.projection === 'tsne'")
+    assert "nearest" in page.inner_text("#map-note")
+    page.click("#projection-picker label:has-text('PCA')")
+    page.wait_for_function("() => document.querySelector('#latent-map .xp-map-plot').dataset.projection === 'pca'")
+    assert projection_of_map(page) == "pca"
+
+
+def test_click_point_shows_reconstruction_and_loads_z(page):
+    before = img_src(page, "selected-reconstruction")
+    decoded_before = img_src(page, "decoded-image")
+    click_map_point(page, trace=1, point=3)
+    wait_src_change(page, "selected-reconstruction", before)
+    clicked = page.eval_on_selector("#latent-map .xp-map-plot", "el => el.dataset.clicked")
+    assert f"#{clicked}" in page.inner_text("#selected-original")
+    settle(page, 400)
+    assert img_src(page, "selected-original") != before
+    # The sliders now hold that image's latent mean, so the big image is its reconstruction.
+    assert img_src(page, "decoded-image") != decoded_before
+    assert pixels(img_src(page, "decoded-image")).shape == (280, 280)
+    assert np.array_equal(pixels(img_src(page, "decoded-image")), pixels(img_src(page, "selected-reconstruction")))
+
+
+def test_pick_class_changes_image(app, page):
+    _, names = app
+    assert not page.locator("#class-picker").is_visible()  # unconditional model: no class picker
+    pick_model(page, names["cvae"])
+    page.wait_for_selector("#class-picker", state="visible")
+    page.wait_for_function("(m) => document.querySelector('#latent-map .xp-map-plot')?.dataset.model === m",
+                           arg=names["cvae"], timeout=20_000)
+    settle(page)
+    assert page.locator("#class-row figure").count() == 10
+    before = img_src(page, "decoded-image")
+    page.locator("#class-picker label").nth(3).click()
+    after = wait_src_change(page, "decoded-image", before)
+    assert pixels(after).shape == (280, 280)
+    assert page.locator("#class-row figure.current").count() == 1
+
+
+def test_broken_model_folder_gives_a_clear_message_and_the_app_keeps_working(app, page):
+    _, names = app
+    pick_model(page, "broken-model")
+    toast = page.locator(".toast-body").filter(has_text="broken-model")
+    toast.first.wait_for(timeout=15_000)
+    text = toast.first.inner_text()
+    assert "config.json" in text and "Traceback" not in text and 'File "' not in text
+    pick_model(page, names["vae"])
+    page.wait_for_function("(m) => document.querySelector('#latent-map .xp-map-plot')?.dataset.model === m",
+                           arg=names["vae"], timeout=20_000)
+    before = img_src(page, "decoded-image")
+    drag_slider(page, 0, 0.2)
+    wait_src_change(page, "decoded-image", before)
+    assert "Traceback" not in page.inner_text("body")
+
+
+def test_nothing_left_the_machine(page):
+    assert page.requests, "no requests recorded"
+    hosts = {urlparse(u).hostname for u in page.requests if not u.startswith(("data:", "blob:"))}
+    assert hosts <= LOCAL_HOSTS, f"requests left the machine: {hosts - LOCAL_HOSTS}"
+    assert not page.errors, page.errors
