@@ -23,7 +23,8 @@ def _inference():
 
 KIND_NAMES = {"ae": "autoencoder (AE)", "vae": "variational autoencoder (VAE)",
               "cvae": "conditional VAE (CVAE)"}
-DATASET_NAMES = {"mnist": "MNIST digits", "fashion-mnist": "Fashion-MNIST clothing", "fashion_mnist": "Fashion-MNIST clothing"}
+DATASET_NAMES = {"mnist": "MNIST digits", "fashion-mnist": "Fashion-MNIST clothing",
+                 "fashion_mnist": "Fashion-MNIST clothing"}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -58,8 +59,8 @@ def describe_model(info) -> str:
     kind = KIND_NAMES.get(info.kind, info.kind or "unknown kind")
     dataset = DATASET_NAMES.get(str(info.dataset).lower(), info.dataset or "unknown dataset")
     article = "an" if kind[0] in "aeiou" else "a"
-    lines = [f"**{info.name}**: {article} {kind} trained on {dataset}, with a {info.latent_dim}-dimensional latent space "
-             f"({info.arch} encoder and decoder)."]
+    lines = [f"**{info.name}**: {article} {kind} trained on {dataset}, with a {info.latent_dim}-dimensional "
+             f"latent space ({info.arch} encoder and decoder)."]
     m = info.metrics or {}
     figs = []
     if m.get("neg_elbo") is not None:

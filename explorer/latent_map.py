@@ -28,8 +28,8 @@ CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                 "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363"]
 MARKER_COLOR = "#111111"
 MARKER_FILL = "#ffd700"
-TSNE_NOTE = ("t-SNE has no formula for placing a new point, so on this view the yellow dot sits on the test image whose "
-             "latent mean is nearest to the current z.")
+TSNE_NOTE = ("t-SNE has no formula for placing a new point, so on this view the yellow dot sits on the test image "
+             "whose latent mean is nearest to the current z.")
 PCA_NOTE = "The yellow dot is the current slider vector, projected onto the same PCA plane as the test images."
 
 
@@ -60,20 +60,21 @@ class LatentMap:
 def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | None = None) -> LatentMap:
     """Read and check a latent_map.npz written by training. Raises MapLoadError with the fix on any problem."""
     path = Path(path)
+    regen = f"regenerate it with `python -m training evaluate {path.parent} --map`"
     if not path.is_file():
         raise MapLoadError(f"{path} is missing. The explorer needs the latent map of the test set; make it with "
-                           "the training package's evaluation step, which writes latent_map.npz.")
+                           f"`python -m training evaluate {path.parent} --map`.")
     want = ["mu", "labels", "images", "pca", "tsne", "pca_mean", "pca_components"]
     try:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in want if k not in f.files]
             if missing:
-                raise MapLoadError(f"{path} lacks the arrays {missing}; regenerate it with the training package.")
+                raise MapLoadError(f"{path} lacks the arrays {missing}; {regen}.")
             a = {k: f[k] for k in want}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
         if isinstance(e, MapLoadError):
             raise
-        raise MapLoadError(f"{path} is not a readable .npz file ({e}); regenerate it with the training package.") from e
+        raise MapLoadError(f"{path} is not a readable .npz file ({e}); {regen}.") from e
 
     n = a["labels"].shape[0] if a["labels"].ndim == 1 else -1
     checks = [
@@ -88,7 +89,7 @@ def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | 
     for ok, key, shape in checks:
         if not ok:
             raise MapLoadError(f"{path}: array '{key}' has shape {list(a[key].shape)}, expected {shape}. "
-                               "The map does not belong to this model; regenerate it with the training package.")
+                               f"The map does not belong to this model; {regen}.")
     labels = a["labels"].astype(np.int64)
     if not class_names:  # a user's model without names: call the classes by their ids
         class_names = [str(i) for i in range(int(max(labels.max(), 0)) + 1)]

@@ -44,8 +44,12 @@ CSS = """
 .xp-row img { width:56px; height:56px; image-rendering:pixelated; border-radius:3px; display:block; }
 .xp-row figure.current img { outline:3px solid var(--color-accent); }
 .xp-map-plot { width:100%; height:470px; }
-#latent-sliders { max-height:640px; overflow-y:auto; }
-#latent-sliders .form { display:grid !important; grid-template-columns:repeat(auto-fill, minmax(210px, 1fr)); }
+/* The slider group scrolls as a whole (Gradio's inner .form would otherwise clip the lower sliders). */
+#latent-sliders { max-height:760px; overflow-y:auto !important; display:block !important; }
+#latent-sliders .styler, #latent-sliders .form { overflow:visible !important; height:auto !important;
+                                                 max-height:none !important; }
+#latent-sliders .form > div { flex:none; }
+#latent-sliders .block { padding-top:6px !important; padding-bottom:6px !important; }
 #selected-original .xp-img, #selected-reconstruction .xp-img { width:196px; height:196px; }
 """
 
@@ -100,25 +104,28 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
             model_info = gr.Markdown(elem_id="model-info")
 
         with gr.Row(equal_height=False):
-            with gr.Column(scale=5, min_width=330):
+            with gr.Column(scale=4, min_width=300):
                 decoded = gr.HTML(BLANK, html_template=IMG_TEMPLATE, alt="decoded image",
                                   caption="The decoder's image of the current z", elem_id="decoded-image",
                                   js_on_load=None)
-                class_picker = gr.Radio([], label="Class (conditional model): same z, another class",
+                with gr.Row():
+                    random_btn = gr.Button("Random sample", elem_id="random-button", variant="primary",
+                                           size="md", min_width=120)
+                    reset_btn = gr.Button("Reset to zero", elem_id="reset-button", size="md", min_width=120)
+                seed = gr.Number(0, label="Seed for the next random sample (goes up by one after each)",
+                                 precision=0, minimum=0, elem_id="seed")
+                status = gr.Markdown("", elem_id="status")
+                class_picker = gr.Radio([], label="Class: the same z decoded as another class",
                                         elem_id="class-picker", visible=False)
                 class_row = gr.HTML([], html_template=ROW_TEMPLATE, elem_id="class-row", visible=False,
                                     js_on_load=None)
-                with gr.Row():
-                    random_btn = gr.Button("Random sample", elem_id="random-button", variant="primary")
-                    reset_btn = gr.Button("Reset to zero", elem_id="reset-button")
-                    seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="seed", min_width=90,
-                                     info="Next random sample uses this seed; it goes up by one each time.")
-                status = gr.Markdown("", elem_id="status")
-                gr.Markdown("**Latent sliders**: one per dimension of z. For a VAE most test codes lie "
-                            "within ±3 of zero.", elem_id="sliders-help")
+
+            with gr.Column(scale=4, min_width=260):
+                gr.Markdown("**Latent sliders**: one per dimension of z. Most test codes of a VAE lie within "
+                            "±3 of zero, where its prior N(0, I) puts them.", elem_id="sliders-help")
                 with gr.Group(elem_id="latent-sliders"):
                     sliders = [gr.Slider(-3, 3, value=0, step=actions.SLIDER_STEP, label=f"z{i + 1}",
-                                         elem_id=f"z-{i}", visible=False, min_width=200)
+                                         elem_id=f"z-{i}", visible=False, buttons=[])
                                for i in range(MAX_SLIDERS)]
 
             with gr.Column(scale=7, min_width=420):

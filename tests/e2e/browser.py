@@ -97,6 +97,7 @@ def wait_src_change(page, elem_id: str, before: str, timeout: float = 10_000) ->
 def drag_slider(page, index: int, fraction: float, steps: int = 8) -> None:
     """Drag slider z{index+1} with the mouse from its thumb to `fraction` of its track."""
     rng = page.locator(f"#z-{index} input[type=range]")
+    rng.scroll_into_view_if_needed()
     box = rng.bounding_box()
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] / 2, y)
