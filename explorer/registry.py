@@ -87,8 +87,10 @@ class ModelRegistry:
 
     def info(self, name: str) -> ModelInfo:
         if name not in self._infos:
-            known = ", ".join(self._infos) or "none (the assets folder is empty)"
-            raise InputError(f"unknown model {name!r}. Available models: {known}.")
+            if not self._infos:
+                raise InputError("no models to show: the assets folder has no model folders. Build them with "
+                                 "`python -m training build-assets`, or pass your own with --model-dir DIR.")
+            raise InputError(f"unknown model {name!r}. Available models: {', '.join(self._infos)}.")
         return self._infos[name]
 
     def get(self, name: str) -> LoadedModel:

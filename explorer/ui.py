@@ -269,14 +269,18 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
             """Every model the app offers, with kind, dataset, latent_dim, class names and test metrics."""
             return actions.list_models(registry)
 
-        api_decode_btn.click(decode, [api_model, api_z, api_label], api_image, api_name="decode")
+        def doc(fn) -> str:
+            return " ".join(fn.__doc__.split())
+
+        api_decode_btn.click(decode, [api_model, api_z, api_label], api_image, api_name="decode",
+                             api_description=doc(decode))
         api_recon_btn.click(reconstruct, [api_model, api_index], [api_orig, api_recon, api_zout],
-                            api_name="reconstruct")
-        api_list_btn.click(list_models, None, api_models, api_name="list_models")
+                            api_name="reconstruct", api_description=doc(reconstruct))
+        api_list_btn.click(list_models, None, api_models, api_name="list_models", api_description=doc(list_models))
     demo.registry = registry  # for app.py's warm-up and for tests
     return demo
 
 
 def launch_kwargs() -> dict:
     """Arguments for demo.launch() shared by app.py, tests and benchmarks (Gradio 6 takes css/theme here)."""
-    return dict(css=CSS, theme=gr.themes.Default(), ssr_mode=False, show_error=False)
+    return dict(css=CSS, theme=gr.themes.Default(primary_hue="indigo"), ssr_mode=False, show_error=False)
