@@ -165,8 +165,8 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
         z_outputs = [decoded, class_row, latent_map]
 
         def z_updates(view: dict, label) -> list:
-            return [gr.update(value=view["image"]),
-                    gr.update(value=view["row"], visible=bool(view["row"])),
+            # Unconditional models have no class row: skip it rather than re-send an empty one on every move.
+            return [view["image"], gr.update(value=view["row"], visible=True) if view["row"] else gr.skip(),
                     gr.update(marker=view["marker"])]
 
         def slider_updates(loaded, z) -> list:
@@ -189,7 +189,8 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
                     view["marker"]["note"],
                     gr.update(value=BLANK, caption="Test image"),
                     gr.update(value=BLANK, caption="Reconstruction"),
-                    "", *z_updates(view, label)[:2], *slider_updates(loaded, z)]
+                    "", view["image"], gr.update(value=view["row"], visible=bool(view["row"])),
+                    *slider_updates(loaded, z)]
 
         @friendly
         def on_slide(name, label, proj, *zs):
@@ -240,8 +241,9 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
         demo.load(on_model, [model_picker, projection], model_outputs, **fast)
         model_picker.change(on_model, [model_picker, projection], model_outputs, **fast)
 
+        # queue=False: one HTTP round trip per move instead of the queue's join + event stream.
         gr.on([s.input for s in sliders], on_slide, [model_picker, class_picker, projection, *sliders], z_outputs,
-              trigger_mode="always_last", **fast)
+              trigger_mode="always_last", queue=False, **fast)
         class_picker.input(on_slide, [model_picker, class_picker, projection, *sliders], z_outputs,
                            trigger_mode="always_last", **fast)
         random_btn.click(on_random, [model_picker, class_picker, projection, seed],
