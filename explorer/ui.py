@@ -164,7 +164,7 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
         n = MAX_SLIDERS
         z_outputs = [decoded, class_row, latent_map]
 
-        def z_updates(view: dict, label) -> list:
+        def z_updates(view: dict) -> list:
             # Unconditional models have no class row: skip it rather than re-send an empty one on every move.
             return [view["image"], gr.update(value=view["row"], visible=True) if view["row"] else gr.skip(),
                     gr.update(marker=view["marker"])]
@@ -196,21 +196,21 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
         def on_slide(name, label, proj, *zs):
             loaded = registry.get(name)
             z = list(zs[:loaded.model.latent_dim])
-            return z_updates(actions.decoded_view(loaded, z, label, proj), label)
+            return z_updates(actions.decoded_view(loaded, z, label, proj))
 
         @friendly
         def on_random(name, label, proj, seed_value):
             loaded = registry.get(name)
             z, how = actions.random_z(loaded, seed_value)
             view = actions.decoded_view(loaded, z, label, proj)
-            return [*z_updates(view, label), how, int(seed_value or 0) + 1, *slider_updates(loaded, z)]
+            return [*z_updates(view), how, int(seed_value or 0) + 1, *slider_updates(loaded, z)]
 
         @friendly
         def on_reset(name, label, proj):
             loaded = registry.get(name)
             z = actions.zero_z(loaded)
             view = actions.decoded_view(loaded, z, label, proj)
-            return [*z_updates(view, label), "z reset to the origin (all zeros).", *slider_updates(loaded, z)]
+            return [*z_updates(view), "z reset to the origin (all zeros).", *slider_updates(loaded, z)]
 
         @friendly
         def on_projection(name, proj, *zs):
@@ -232,7 +232,7 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
                     gr.update(value=sel["reconstruction"], caption="Reconstruction from its latent mean"),
                     gr.update(value=new_label) if loaded.model.num_classes else gr.update(),
                     f"Loaded the latent mean of test image #{sel['index']} ({sel['class_name']}).",
-                    *z_updates(view, new_label), *slider_updates(loaded, sel["z"])]
+                    *z_updates(view), *slider_updates(loaded, sel["z"])]
 
         # ---- wiring -----------------------------------------------------------------------------------------
         fast = dict(show_progress="hidden", api_visibility="private")
@@ -245,13 +245,14 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
         gr.on([s.input for s in sliders], on_slide, [model_picker, class_picker, projection, *sliders], z_outputs,
               trigger_mode="always_last", queue=False, **fast)
         class_picker.input(on_slide, [model_picker, class_picker, projection, *sliders], z_outputs,
-                           trigger_mode="always_last", **fast)
+                           trigger_mode="always_last", queue=False, **fast)
         random_btn.click(on_random, [model_picker, class_picker, projection, seed],
-                         [*z_outputs, status, seed, *sliders], **fast)
-        reset_btn.click(on_reset, [model_picker, class_picker, projection], [*z_outputs, status, *sliders], **fast)
+                         [*z_outputs, status, seed, *sliders], queue=False, **fast)
+        reset_btn.click(on_reset, [model_picker, class_picker, projection], [*z_outputs, status, *sliders],
+                        queue=False, **fast)
         projection.change(on_projection, [model_picker, projection, *sliders], [latent_map, map_note], **fast)
         latent_map.select(on_select, [model_picker, class_picker, projection],
-                          [sel_orig, sel_recon, class_picker, status, *z_outputs, *sliders], **fast)
+                          [sel_orig, sel_recon, class_picker, status, *z_outputs, *sliders], queue=False, **fast)
 
         # ---- named API endpoints (see "Use via API" in the page footer) -------------------------------------
         @friendly
