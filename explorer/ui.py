@@ -148,8 +148,10 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
 
         # Hidden components that give the API endpoints their typed inputs and outputs.
         with gr.Column(visible=False):
-            api_model = gr.Textbox(label="model")
-            api_z = gr.JSON(label="z")
+            # Defaults make the "Use via API" snippets show real values (the default model, its zero vector).
+            default_info = registry.info(registry.default) if registry.default else None
+            api_model = gr.Textbox(registry.default, label="model")
+            api_z = gr.JSON([0.0] * ((default_info and default_info.latent_dim) or 2), label="z")
             api_label = gr.Number(-1, label="label", precision=0)
             api_index = gr.Number(0, label="index", precision=0)
             api_image = gr.Image(label="image", type="numpy", format="png")

@@ -109,10 +109,12 @@ def test_reconstruct_bad_index(served, index, words):
 
 
 def test_endpoints_are_documented(served):
-    client, _ = served
+    client, registry = served
     info = client.view_api(print_info=False, return_format="dict")
     named = info["named_endpoints"]
     assert {"/decode", "/reconstruct", "/list_models"} <= set(named)
     assert [p["parameter_name"] for p in named["/decode"]["parameters"]] == ["model", "z", "label"]
     assert [p["parameter_name"] for p in named["/reconstruct"]["parameters"]] == ["model", "index"]
+    defaults = {p["parameter_name"]: p["parameter_default"] for p in named["/decode"]["parameters"]}
+    assert defaults == {"model": registry.default, "z": [0.0] * D, "label": -1}  # real values in the docs
     assert len(named) == 3  # the UI's own events stay private
