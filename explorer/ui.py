@@ -54,7 +54,8 @@ CSS = """
 """
 
 IMG_TEMPLATE = '<img class="xp-img" src="${value}" alt="${alt}"><div class="xp-caption">${caption}</div>'
-ROW_TEMPLATE = ('<div class="xp-row">{{#each value}}<figure class="{{#if this.current}}current{{/if}}">'
+ROW_TEMPLATE = ('<div class="xp-caption">The current z decoded as every class</div>'
+                '<div class="xp-row">{{#each value}}<figure class="{{#if this.current}}current{{/if}}">'
                 '<img src="{{this.src}}" alt="{{this.name}}"><figcaption>{{this.name}}</figcaption></figure>'
                 '{{/each}}</div>')
 
