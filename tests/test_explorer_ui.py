@@ -69,3 +69,17 @@ def test_app_imports_without_launching_or_loading_torch(tmp_path):
                               "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "3"
+
+
+def test_model_dir_flag_and_environment_variable_add_folders(tmp_path, monkeypatch):
+    from explorer.testing import make_model_folder
+
+    assets = make_assets(tmp_path / "assets", latent_dim=2, n_points=10)
+    mine = make_model_folder(tmp_path / "mine", kind="vae", latent_dim=2, n_points=10)
+    theirs = make_model_folder(tmp_path / "theirs", kind="ae", latent_dim=2, n_points=10)
+    monkeypatch.setenv("EXPLORER_MODEL_DIRS", str(theirs))
+    import app
+
+    demo = app.create_demo(["--assets", str(assets), "--model-dir", str(mine)])
+    assert demo.registry.names() == ["fake-ae", "fake-cvae", "fake-vae", "theirs", "mine"]
+    assert demo.registry.default == "theirs"
