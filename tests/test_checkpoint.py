@@ -122,3 +122,18 @@ def test_unwritable_output_folder_is_reported(tmp_path):
     blocker.write_text("x")
     with pytest.raises(ckpt.OutputError, match="cannot write to output folder"):
         save_model(create_model("vae", "mlp", latent_dim=2), blocker / "model")
+
+
+def test_half_precision_save_loads_as_float32(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("vae", "conv", latent_dim=4)
+    save_model(model, tmp_path / "m", train={"epochs": 3}, data={"dataset": "x"})
+    full = (tmp_path / "m" / "model.safetensors").stat().st_size
+    save_model(model, tmp_path / "m", half=True)
+    assert (tmp_path / "m" / "model.safetensors").stat().st_size < 0.6 * full
+    loaded = load_model(tmp_path / "m")
+    assert all(v.dtype == model.state_dict()[k].dtype for k, v in loaded.state_dict().items())
+    z = torch.randn(3, 4)
+    assert torch.allclose(loaded.decode(z), model.eval().decode(z), atol=1e-2)
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert cfg["train"] == {"epochs": 3} and cfg["data"] == {"dataset": "x"}  # kept from the earlier save

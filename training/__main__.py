@@ -57,7 +57,13 @@ def _build_assets(args) -> None:
 
     dirs = {"mnist": args.mnist_dir, "fashion-mnist": args.fashion_mnist_dir}
     build_assets(args.out, dirs, names=args.only, device=args.device, epochs_scale=args.epochs_scale,
-                 resume=args.resume)
+                 resume=args.resume, jobs=args.jobs)
+
+
+def _table(args) -> None:
+    from .card import models_table
+
+    print(models_table(args.root))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,10 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--data-dir", help="folder with the four IDX .gz files, or (dataset folder) an image folder "
                                       "with one sub-folder per class; default: download with torchvision")
     t.add_argument("--resize", action="store_true", help="image folders: resize images that are not 28x28")
-    t.add_argument("--epochs", type=int, default=20)
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--lr-min-ratio", type=float, default=1.0, help="cosine-decay lr to lr*ratio (1 = constant)")
+    t.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    t.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    t.add_argument("--lr", type=float, default=TrainConfig.lr)
+    t.add_argument("--lr-min-ratio", type=float, default=TrainConfig.lr_min_ratio,
+                   help="cosine-decay lr to lr*ratio (1 = constant; default %(default)s)")
     t.add_argument("--beta", type=float, default=1.0, help="weight on the KL term (1 = VAE; other = beta-VAE)")
     t.add_argument("--kl-warmup", type=int, default=0, help="epochs of linear KL warm-up")
     t.add_argument("--seed", type=int, default=0)
@@ -104,7 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     b.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every recipe's epochs (quick checks)")
     b.add_argument("--resume", action="store_true")
+    b.add_argument("--jobs", type=int, default=2, help="processes (one per dataset, one thread each)")
     b.set_defaults(func=_build_assets)
+
+    tb = sub.add_parser("table", help="print a markdown table of the model folders under a folder")
+    tb.add_argument("root", nargs="?", default="assets")
+    tb.set_defaults(func=_table)
 
     args = p.parse_args(argv)
     try:

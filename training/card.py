@@ -84,3 +84,18 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
     path = folder / "README.md"
     ckpt.write_text(path, "\n".join(lines) + "\n")
     return path
+
+
+def models_table(root: str | Path) -> str:
+    """A markdown table of every model folder under `root`, for the project README."""
+    rows = ["| model | kind | data | latent | epochs | -ELBO | IWAE k=64 | recon | KL | active units | 5-NN acc. |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for folder in sorted(p for p in Path(root).iterdir() if (p / ckpt.CONFIG_NAME).is_file()):
+        c = ckpt.read_config(folder)
+        m, d, t = c["model"], c.get("data", {}), c.get("train", {})
+        x = ckpt.read_json(folder / "metrics.json", {}) or {}
+        rows.append(f"| [{folder.name}]({folder.as_posix()}/README.md) | {m['arch']} {m['kind']} | "
+                    f"{d.get('dataset')} ({d.get('train_images')} train) | {m['latent_dim']} | {t.get('epochs')} | "
+                    f"{_fmt(x.get('neg_elbo'))} | {_fmt(x.get('iwae_k64'))} | {_fmt(x.get('recon'))} | "
+                    f"{_fmt(x.get('kl'))} | {_fmt(x.get('active_units'))} | {_fmt(x.get('knn5_accuracy'), 3)} |")
+    return "\n".join(rows)

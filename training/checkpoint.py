@@ -93,13 +93,20 @@ def ensure_writable(folder: str | Path) -> Path:
 # Model folders
 
 def save_model(model: LatentModel, folder: str | Path, *, train: dict | None = None,
-               data: dict | None = None) -> Path:
-    """Write config.json and model.safetensors into `folder` (created if needed)."""
+               data: dict | None = None, half: bool = False) -> Path:
+    """Write config.json and model.safetensors into `folder` (created if needed).
+
+    half=True stores floating-point tensors as float16 (half the size; loading casts back to float32).
+    """
     folder = ensure_writable(folder)
-    config = {"format_version": FORMAT_VERSION, "model": model.config.to_dict(),
-              "data": data or {}, "train": train or {}}
+    if train is None or data is None:  # keep what an earlier save recorded
+        old = read_config(folder) if (folder / CONFIG_NAME).is_file() else {}
+        train = old.get("train", {}) if train is None else train
+        data = old.get("data", {}) if data is None else data
+    config = {"format_version": FORMAT_VERSION, "model": model.config.to_dict(), "data": data, "train": train}
+    state = {k: v.half() if half and v.is_floating_point() else v for k, v in model.state_dict().items()}
     # Weights first, config second: a folder whose config exists always has matching weights.
-    save_tensors(folder / WEIGHTS_NAME, model.state_dict(), metadata={"kind": model.kind, "format": "pt"})
+    save_tensors(folder / WEIGHTS_NAME, state, metadata={"kind": model.kind, "format": "pt"})
     write_json(folder / CONFIG_NAME, config)
     return folder
 

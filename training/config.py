@@ -30,6 +30,7 @@ class ModelConfig:
     mlp_hidden: int = 400             # the tutorial's 784-400-20 design
     conv_channels: tuple = (32, 64)   # two stride-2 convs: 28 -> 14 -> 7
     conv_hidden: int = 256            # fully connected layer between the conv stack and the latent
+    batch_norm: bool = True           # conv only: BatchNorm after each hidden conv layer (trains faster)
 
     def __post_init__(self):
         self.image_shape = tuple(int(s) for s in self.image_shape)
@@ -77,9 +78,9 @@ class TrainConfig:
     dataset: str = "mnist"            # "mnist" | "fashion-mnist" | "folder"
     data_dir: str | None = None       # IDX folder or image folder; None = torchvision download
     epochs: int = 20
-    batch_size: int = 128
-    lr: float = 1e-3
-    lr_min_ratio: float = 1.0         # cosine decay to lr * lr_min_ratio; 1.0 keeps lr constant
+    batch_size: int = 64
+    lr: float = 2e-3
+    lr_min_ratio: float = 0.1         # cosine decay to lr * lr_min_ratio; 1.0 keeps lr constant
     beta: float = 1.0                 # weight on the KL term; 1 = VAE, other values = beta-VAE
     kl_warmup_epochs: int = 0         # linear warm-up of beta over this many epochs (0 = none)
     seed: int = 0

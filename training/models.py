@@ -57,13 +57,17 @@ class MLPDecoder(nn.Module):
         return self.out(F.relu(self.hidden(z))).view(-1, *self.image_shape)
 
 
+def _norm(cfg: ModelConfig, channels: int) -> nn.Module:
+    return nn.BatchNorm2d(channels) if cfg.batch_norm else nn.Identity()
+
+
 class ConvEncoder(nn.Module):
     def __init__(self, cfg: ModelConfig, out_dim: int, cond: int = 0):
         super().__init__()
         c1, c2 = cfg.conv_channels
         self.convs = nn.Sequential(
-            nn.Conv2d(1, c1, 4, stride=2, padding=1), nn.ReLU(),   # (B, c1, 14, 14)
-            nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.ReLU(),  # (B, c2, 7, 7)
+            nn.Conv2d(1, c1, 4, stride=2, padding=1), _norm(cfg, c1), nn.ReLU(),   # (B, c1, 14, 14)
+            nn.Conv2d(c1, c2, 4, stride=2, padding=1), _norm(cfg, c2), nn.ReLU(),  # (B, c2, 7, 7)
         )
         self.hidden = nn.Linear(c2 * 7 * 7 + cond, cfg.conv_hidden)
         self.out = nn.Linear(cfg.conv_hidden, out_dim)
@@ -85,7 +89,7 @@ class ConvDecoder(nn.Module):
             nn.Linear(cfg.conv_hidden, c2 * 7 * 7), nn.ReLU(),
         )
         self.deconvs = nn.Sequential(
-            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # (B, c1, 14, 14)
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), _norm(cfg, c1), nn.ReLU(),  # (B, c1, 14, 14)
             nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),             # (B, 1, 28, 28) logits
         )
 
