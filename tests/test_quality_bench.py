@@ -1,0 +1,128 @@
+"""The measures of benchmarks/quality.py: Fréchet distance, sample accuracy, and the classifier cache."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from benchmarks.classifier import SmallCNN, classify, load_or_train
+from benchmarks.quality import frechet_distance, frechet_from_stats, prior_sample_features, sample_accuracy
+from training import create_model
+
+
+def test_frechet_identical_sets_is_zero():
+    a = np.random.default_rng(0).normal(size=(500, 8))
+    assert abs(frechet_distance(a, a)) < 1e-6
+
+
+def test_frechet_mean_shift_is_squared_shift():
+    # Same covariance (b is a shifted copy of a): the distance is exactly ||shift||^2.
+    a = np.random.default_rng(0).normal(size=(400, 6))
+    shift = np.array([1.0, -2.0, 0.5, 0.0, 0.0, 3.0])
+    assert frechet_distance(a, a + shift) == pytest.approx(float(shift @ shift), abs=1e-6)
+
+
+def test_frechet_independent_gaussians_close_to_theory():
+    rng = np.random.default_rng(1)
+    d, n = 4, 20_000
+    a = rng.normal(size=(n, d))
+    b = rng.normal(size=(n, d)) * 2.0 + 1.0
+    # N(0, I) vs N(1, 4I): d * 1^2 + d * (1 + 4 - 2 * 2) = 2d
+    assert frechet_distance(a, b) == pytest.approx(2 * d, rel=0.05)
+    assert frechet_distance(torch.from_numpy(a), torch.from_numpy(b)) == pytest.approx(frechet_distance(a, b))
+
+
+def test_frechet_from_stats_formula_and_singular_covariances():
+    mu = np.zeros(3)
+    s1, s2 = np.diag([1.0, 4.0, 0.0]), np.diag([4.0, 1.0, 0.0])  # singular: a unit that never varies
+    # per dimension (sqrt(a) - sqrt(b))^2: (1-2)^2 + (2-1)^2 + 0
+    assert frechet_from_stats(mu, s1, mu + 1, s2) == pytest.approx(3.0 + 2.0, abs=1e-4)
+    assert frechet_from_stats(mu, s1, mu, s1) == pytest.approx(0.0, abs=1e-4)
+
+
+class Oracle(nn.Module):
+    """A stand-in classifier: features = image mean and max; class = the brightest of the first C rows."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.num_classes = num_classes
+        self.head = lambda f: f[:, 2:]
+
+    def features(self, x):
+        rows = x[:, 0, :self.num_classes, :].mean(2)                            # (B, C)
+        return torch.cat([x.flatten(1).mean(1, keepdim=True), x.flatten(1).amax(1, keepdim=True), rows], 1)
+
+
+class RowDecoderCVAE(nn.Module):
+    """Wraps a real cvae but makes decode light up row y, so the right answer is known."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.inner = model
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.inner, name)
+
+    def sample(self, n, y=None, *, generator=None):
+        x = torch.zeros(n, 1, 28, 28)
+        x[torch.arange(n), 0, y] = 1.0
+        x[:n // 5, 0, :, :] = 0.0                                               # a fifth of the batch is blank
+        x[:n // 5, 0, (y[:n // 5] + 1) % self.inner.num_classes] = 1.0         # ... and shows the wrong class
+        return x
+
+
+def test_sample_accuracy_known_answer():
+    torch.manual_seed(0)
+    model = RowDecoderCVAE(create_model("cvae", "mlp", latent_dim=2, num_classes=3, mlp_hidden=8))
+    out = sample_accuracy(model, Oracle(3), n_per_class=10, batch_size=10)
+    # Each batch of 10 holds one class; its first 2 (n // 5) samples are wrong.
+    assert out["per_class"] == pytest.approx([0.8, 0.8, 0.8])
+    assert out["overall"] == pytest.approx(0.8)
+    assert out["features"].shape == (30, 5) and out["features"].dtype == torch.float64
+
+
+def test_sample_accuracy_real_tiny_model_is_seeded_and_shaped():
+    torch.manual_seed(0)
+    model = create_model("cvae", "mlp", latent_dim=3, num_classes=4, mlp_hidden=16).eval()
+    clf = SmallCNN(num_classes=4).eval()
+    a = sample_accuracy(model, clf, n_per_class=6, seed=3, batch_size=5)
+    b = sample_accuracy(model, clf, n_per_class=6, seed=3, batch_size=5)
+    assert len(a["per_class"]) == 4 and 0.0 <= a["overall"] <= 1.0
+    assert a["overall"] == pytest.approx(np.mean(a["per_class"]))
+    assert torch.equal(a["features"], b["features"])
+    assert a["features"].shape == (24, 128)
+
+
+def test_sample_accuracy_refuses_unconditional_model():
+    model = create_model("vae", "mlp", latent_dim=2, mlp_hidden=8)
+    with pytest.raises(ValueError, match="cvae"):
+        sample_accuracy(model, SmallCNN(10), n_per_class=2)
+
+
+def test_prior_sample_features_unconditional():
+    torch.manual_seed(0)
+    model = create_model("ae", "conv", latent_dim=2, conv_channels=(2, 4), conv_hidden=8)
+    preds, feats = prior_sample_features(model, SmallCNN(10), 7, batch_size=3)
+    assert preds.shape == (7,) and feats.shape == (7, 128)
+
+
+def test_classifier_cache_roundtrip(tmp_path):
+    from training.data import Split
+
+    g = torch.Generator().manual_seed(0)
+    split = Split(torch.randint(0, 256, (40, 28, 28), dtype=torch.uint8, generator=g), torch.arange(40) % 3)
+    path = tmp_path / "clf.safetensors"
+    logs = []
+    a = load_or_train(path, split, 3, epochs=1, log=logs.append)
+    assert path.is_file() and any("training" in s for s in logs)
+    logs.clear()
+    b = load_or_train(path, split, 3, epochs=1, log=logs.append)
+    assert not logs  # loaded from the cache, not retrained
+    x = split.float_images()
+    assert torch.equal(classify(a, x)[1], classify(b, x)[1])
+    load_or_train(path, split, 3, epochs=2, log=logs.append)  # other settings: retrained
+    assert any("other settings" in s for s in logs)
