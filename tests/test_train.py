@@ -43,9 +43,14 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, tiny_data):
     quiet = dict(data=tiny_data, progress=False, log=lambda *a: None)
     mcfg, tcfg = _cfgs(epochs=3)
     straight = train(mcfg, tcfg, tmp_path / "straight", **quiet)
-    mcfg, tcfg = _cfgs(epochs=1)
-    train(mcfg, tcfg, tmp_path / "resumed", **quiet)                       # stops after epoch 1 ("killed")
+
+    def kill_after_epoch_1(msg):
+        if msg.startswith("epoch 1/"):
+            raise KeyboardInterrupt  # as if killed right after epoch 1 was checkpointed
+
     mcfg, tcfg = _cfgs(epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        train(mcfg, tcfg, tmp_path / "resumed", data=tiny_data, progress=False, log=kill_after_epoch_1)
     resumed = train(mcfg, tcfg, tmp_path / "resumed", resume=True, **quiet)
     for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6), k

@@ -87,6 +87,7 @@ class TrainConfig:
     device: str = "auto"              # "auto" | "cpu" | "cuda"
     resize: bool = False              # image folders: resize images that are not 28x28
     train_limit: int | None = None    # use only the first N training images (quick runs, tests)
+    history_test_images: int = 2000   # size of the fixed random test subset scored after every epoch
 
     def validate(self) -> None:
         if self.epochs < 1:

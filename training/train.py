@@ -145,6 +145,10 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
         history = history[:start_epoch]
         log(f"resumed from {out} after epoch {start_epoch}")
 
+    # The per-epoch test figures use a fixed random subset of the test split: the full split is evaluated once,
+    # at the end (evaluate.py), and checking 2,000 images each epoch keeps that cost small.
+    sub = torch.randperm(len(data.test), generator=torch.Generator().manual_seed(1234))[:cfg.history_test_images]
+    test_subset = Split(data.test.images[sub], data.test.labels[sub])
     x_train = data.train.images.to(device)           # (N, 28, 28) uint8, converted per batch
     y_train = data.train.labels.to(device)
     n = len(data.train)
@@ -181,10 +185,11 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
             if b % 10 == 0:
                 bar.set_postfix(loss=f"{loss.item():.1f}", recon=f"{recon.item():.1f}", kl=f"{kl.item():.1f}")
         train_loss, train_recon, train_kl = (sums / n).tolist()
-        test = evaluate_loss(model, data.test, device, seed=cfg.seed)
+        test = evaluate_loss(model, test_subset, device, seed=cfg.seed)
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_recon": train_recon,
                         "train_kl": train_kl, "test_loss": test["loss"], "test_recon": test["recon"],
-                        "test_kl": test["kl"], "beta": beta, "lr": lr, "seconds": time.time() - t0})
+                        "test_kl": test["kl"], "test_images": len(test_subset), "beta": beta, "lr": lr,
+                        "seconds": time.time() - t0})
         # Checkpoint: weights + config, then optimizer state, then history. Each file is atomic; the epoch
         # recorded in train_state.json is what resume trusts, and it is written after the weights.
         ckpt.save_model(model, out, **meta)
