@@ -7,10 +7,10 @@ selected-reconstruction. Named API endpoints: /decode, /reconstruct, /list_model
 from __future__ import annotations
 
 import functools
+import html
+import importlib.util
 import logging
 from pathlib import Path
-
-import importlib.util
 
 import gradio as gr
 import numpy as np
@@ -230,7 +230,7 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
             sel = actions.select_point(loaded, index)
             new_label = sel["label"] if loaded.model.num_classes else label
             view = actions.decoded_view(loaded, sel["z"], new_label, proj)
-            caption = f"Test image #{sel['index']}: {sel['class_name']}"
+            caption = html.escape(f"Test image #{sel['index']}: {sel['class_name']}")  # names come from a config
             return [gr.update(value=sel["original"], caption=caption),
                     gr.update(value=sel["reconstruction"], caption="Reconstruction from its latent mean"),
                     gr.update(value=new_label) if loaded.model.num_classes else gr.update(),
