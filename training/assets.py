@@ -16,12 +16,12 @@ from .models import LatentModel
 # name -> (model settings, training settings). Epochs are set so that all six build in under 20 minutes on a
 # 2-core CPU; the figures they reach are in each model card and in benchmarks/quality.py.
 RECIPES: dict[str, tuple[dict, dict]] = {
-    "mnist-ae":           ({"kind": "ae"},   {"dataset": "mnist", "epochs": 10}),
-    "mnist-vae":          ({"kind": "vae"},  {"dataset": "mnist", "epochs": 30}),
-    "mnist-cvae":         ({"kind": "cvae"}, {"dataset": "mnist", "epochs": 20}),
-    "fashion-mnist-ae":   ({"kind": "ae"},   {"dataset": "fashion-mnist", "epochs": 4}),
-    "fashion-mnist-vae":  ({"kind": "vae"},  {"dataset": "fashion-mnist", "epochs": 10}),
-    "fashion-mnist-cvae": ({"kind": "cvae"}, {"dataset": "fashion-mnist", "epochs": 8}),
+    "mnist-ae":           ({"kind": "ae"},   {"dataset": "mnist", "epochs": 6}),
+    "mnist-vae":          ({"kind": "vae"},  {"dataset": "mnist", "epochs": 36}),
+    "mnist-cvae":         ({"kind": "cvae"}, {"dataset": "mnist", "epochs": 12}),
+    "fashion-mnist-ae":   ({"kind": "ae"},   {"dataset": "fashion-mnist", "epochs": 2}),
+    "fashion-mnist-vae":  ({"kind": "vae"},  {"dataset": "fashion-mnist", "epochs": 15}),
+    "fashion-mnist-cvae": ({"kind": "cvae"}, {"dataset": "fashion-mnist", "epochs": 5}),
 }
 COMMON_TRAIN = {"batch_size": 64, "lr": 2e-3, "lr_min_ratio": 0.1, "seed": 0}
 

@@ -113,7 +113,7 @@ def tsne_2d(points: np.ndarray, seed: int = 0) -> np.ndarray:
     """2-D t-SNE: openTSNE's FFT-accelerated version when installed (faster), else scikit-learn's."""
     try:
         from openTSNE import TSNE
-        return np.asarray(TSNE(n_components=2, perplexity=30, random_state=seed, n_jobs=-1,
+        return np.asarray(TSNE(n_components=2, perplexity=30, random_state=seed, n_jobs=torch.get_num_threads(),
                                verbose=False).fit(points), dtype=np.float32)
     except ImportError:
         from sklearn.manifold import TSNE

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from .config import ConfigError, ModelConfig, TrainConfig
 from .data import Dataset, Split, load_dataset
 from .losses import bce_per_image, kl_per_image
 from .models import LatentModel, build_model
+
+
+_SLOW_BATCH_S = float(os.environ.get("VAE_EXPLORER_SLOW_BATCH_S", "0") or 0)
 
 
 class TrainingDiverged(RuntimeError):
@@ -181,6 +185,8 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
             loss.backward()
             opt.step()
             step += 1
+            if _SLOW_BATCH_S:
+                time.sleep(_SLOW_BATCH_S)  # test hook: widens the window for a kill mid-epoch
             sums += torch.tensor([loss.item(), recon.item(), kl.item()]) * x.shape[0]
             if b % 10 == 0:
                 bar.set_postfix(loss=f"{loss.item():.1f}", recon=f"{recon.item():.1f}", kl=f"{kl.item():.1f}")
