@@ -130,9 +130,11 @@ def sample_accuracy(model: LatentModel, classifier: SmallCNN, n_per_class: int, 
 # Reference points: the tutorial baseline and the classifier, trained once and cached.
 
 def baseline_configs(data: Dataset, data_dir: str, epochs: int) -> tuple[ModelConfig, TrainConfig]:
+    """The tutorial's settings, every one spelled out: the package's defaults (the shipped recipe) may change."""
     return (ModelConfig(kind="vae", arch="mlp", latent_dim=20, mlp_hidden=400, class_names=data.class_names),
-            TrainConfig(dataset=data.name, data_dir=str(data_dir), epochs=epochs, batch_size=128, lr=1e-3, seed=0,
-                        device="cpu", train_limit=data.provenance.get("train_limit")))
+            TrainConfig(dataset=data.name, data_dir=str(data_dir), epochs=epochs, batch_size=128, lr=1e-3,
+                        lr_min_ratio=1.0, beta=1.0, kl_warmup_epochs=0, seed=0, device="cpu", resize=False,
+                        train_limit=data.provenance.get("train_limit")))
 
 
 def _finished(folder: Path, mcfg: ModelConfig, tcfg: TrainConfig) -> bool:
@@ -249,11 +251,17 @@ def run_dataset(name: str, data_dir: str, args, log=print) -> dict:
                 ("" if args.reevaluate else f" because {METRICS_NAME} is missing or was made on another test set"))
             m = evaluate(model, test, data.train, k=q["k"])
             source = "re-evaluated"
-        saved_data = ckpt.read_config(folder).get("data", {})
+        saved = ckpt.read_config(folder)
+        saved_data = saved.get("data", {})
+        done = len(ckpt.read_json(folder / "history.json", {"epochs": []})["epochs"])
+        planned = saved.get("train", {}).get("epochs")
+        if planned and done < planned:
+            log(f"  warning: {folder.name} has {done} of {planned} epochs (training unfinished or in progress)")
+            tag += f" [{done}/{planned} epochs]"
         info = {"folder": str(folder), "arch": arch, "latent_dim": model.latent_dim, "metrics_source": source,
                 "neg_elbo": m.get("neg_elbo"), "iwae": m.get(iwae_key), "knn5_accuracy": m.get("knn5_accuracy"),
                 "recon": m.get("recon"), "active_units": m.get("active_units"),
-                "trained_on_images": saved_data.get("train_images")}
+                "trained_on_images": saved_data.get("train_images"), "epochs_done": done, "epochs_planned": planned}
         if saved_data.get("train_images") not in (None, len(data.train)):
             log(f"  note: {folder.name} was trained on {saved_data['train_images']} images; "
                 f"this run's training split has {len(data.train)}")
