@@ -82,3 +82,10 @@ def test_unwritable_output_fails_before_training(tmp_path, tiny_data, monkeypatc
     mcfg, tcfg = _cfgs()
     with pytest.raises(OSError, match="cannot write to output folder"):
         train(mcfg, tcfg, blocker / "out", progress=False, log=lambda *a: None)
+
+
+def test_resume_without_saved_state_says_so(tmp_path, tiny_data):
+    from training import ModelLoadError
+    mcfg, tcfg = _cfgs()
+    with pytest.raises(ModelLoadError, match="nothing to resume"):
+        train(mcfg, tcfg, tmp_path / "fresh", resume=True, data=tiny_data, progress=False, log=lambda *a: None)

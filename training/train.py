@@ -123,11 +123,13 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
     device = pick_device(cfg.device)
     history: list[dict] = []
     if resume:
+        # A resumed run continues the saved run: its settings win, except the epoch count and the device.
+        if not (out / ckpt.STATE_JSON).is_file():
+            raise ckpt.ModelLoadError(f"nothing to resume in {out}: {ckpt.STATE_JSON} is missing. "
+                                      "Start afresh without --resume.")
         saved = ckpt.read_config(out)
-        if saved["model"] != model_cfg.to_dict() or {**saved["train"], "epochs": cfg.epochs} != {**cfg.to_dict()}:
-            model_cfg = ModelConfig.from_dict(saved["model"])
-            cfg = TrainConfig.from_dict({**saved["train"], "epochs": cfg.epochs})  # the saved run, maybe longer
-            log(f"resuming with the settings saved in {out / ckpt.CONFIG_NAME} (epochs={cfg.epochs})")
+        model_cfg = ModelConfig.from_dict(saved["model"])
+        cfg = TrainConfig.from_dict({**saved["train"], "epochs": cfg.epochs, "device": cfg.device})
         history = ckpt.read_json(out / "history.json", {"epochs": []})["epochs"]
     data = data or load_dataset(cfg.dataset, cfg.data_dir, resize=cfg.resize, train_limit=cfg.train_limit,
                                 seed=cfg.seed)
