@@ -137,3 +137,11 @@ def test_half_precision_save_loads_as_float32(tmp_path):
     assert torch.allclose(loaded.decode(z), model.eval().decode(z), atol=1e-2)
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
     assert cfg["train"] == {"epochs": 3} and cfg["data"] == {"dataset": "x"}  # kept from the earlier save
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    save_model(create_model("vae", "mlp", latent_dim=2), tmp_path / "m")
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("config.json", "model.safetensors"):
+        assert (tmp_path / "m" / name).stat().st_mode & 0o777 == 0o666 & ~umask
