@@ -24,7 +24,7 @@ def main() -> None:
     ap.add_argument("--trace", type=int, default=3, help="class (trace) of the point to click")
     ap.add_argument("--point", type=int, default=40, help="position of the point within that class")
     ap.add_argument("--width", type=int, default=1400)
-    ap.add_argument("--height", type=int, default=1050)
+    ap.add_argument("--height", type=int, default=1250)
     args = ap.parse_args()
 
     from playwright.sync_api import sync_playwright

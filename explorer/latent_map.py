@@ -172,10 +172,16 @@ def check_projection(projection: str) -> str:
     return key
 
 
-def latent_ranges(lmap: LatentMap, minimum: float = 3.0) -> np.ndarray:
-    """Half-width of each slider: at least `minimum`, wider where stored codes go further (an AE's codes
-    are not held near N(0, I)), so clicking any point loads a z the sliders can show. (D,) float."""
-    reach = np.ceil(np.abs(lmap.mu).max(axis=0))
+def latent_ranges(lmap: LatentMap, minimum: float = 3.0, per_dimension: bool = False) -> np.ndarray:
+    """Half-width of each slider, (D,) float: at least `minimum` and far enough that every stored code fits, so
+    clicking any point loads a z the sliders can hold.
+
+    One width for all dimensions suits a VAE, whose prior N(0, I) treats them alike; `per_dimension=True` suits a
+    plain AE, whose dimensions can have very different scales.
+    """
+    reach = np.ceil(np.abs(lmap.mu).max(axis=0))  # (D,)
+    if not per_dimension:
+        reach = np.full_like(reach, reach.max())
     return np.maximum(reach, minimum).astype(np.float64)
 
 

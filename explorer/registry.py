@@ -174,7 +174,7 @@ def load_folder(info: ModelInfo) -> LoadedModel:
         raise InputError(f"model {info.name!r} cannot be used: {info.error}")
     model = load_model(info.folder)
     lmap = load_latent_map(info.folder / MAP_NAME, model.latent_dim, list(model.class_names))
-    return LoadedModel(info=info, model=model, latent_map=lmap, slider_range=latent_ranges(lmap),
+    return LoadedModel(info=info, model=model, latent_map=lmap, slider_range=latent_ranges(lmap, per_dimension=info.kind == "ae"),
                        code_mean=lmap.mu.mean(axis=0), code_std=lmap.mu.std(axis=0) + 1e-6)
 
 

@@ -279,6 +279,16 @@ def test_decoded_view(registry):
     assert actions.decoded_view(registry.get("fake-vae"), [0] * D, None, "tsne")["row"] == []
 
 
+def test_latent_ranges_cover_every_stored_code(registry):
+    from explorer.latent_map import latent_ranges
+
+    lmap = registry.get("fake-ae").latent_map
+    per_dim = latent_ranges(lmap, per_dimension=True)
+    shared = latent_ranges(lmap)
+    assert (per_dim >= np.abs(lmap.mu).max(axis=0)).all() and (per_dim >= 3).all()
+    assert len(set(shared.tolist())) == 1 and shared[0] == per_dim.max()
+
+
 def test_slider_values_round_and_clip(registry):
     loaded = registry.get("fake-vae")
     r = float(loaded.slider_range[0])
