@@ -20,7 +20,7 @@ def _train(args) -> None:
     from .train import train
 
     tcfg = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size,
-                       lr=args.lr, lr_min_ratio=args.lr_min_ratio, beta=args.beta,
+                       lr=args.lr, lr_min_ratio=args.lr_min_ratio, weight_decay=args.weight_decay, beta=args.beta,
                        kl_warmup_epochs=args.kl_warmup, seed=args.seed, device=args.device, resize=args.resize,
                        train_limit=args.train_limit)
     mcfg = ModelConfig(kind=args.kind, arch=args.arch, latent_dim=args.latent_dim,
@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--lr", type=float, default=TrainConfig.lr)
     t.add_argument("--lr-min-ratio", type=float, default=TrainConfig.lr_min_ratio,
                    help="cosine-decay lr to lr*ratio (1 = constant; default %(default)s)")
+    t.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay,
+                   help="AdamW weight decay (0 = plain Adam; default %(default)s)")
     t.add_argument("--beta", type=float, default=1.0, help="weight on the KL term (1 = VAE; other = beta-VAE)")
     t.add_argument("--kl-warmup", type=int, default=0, help="epochs of linear KL warm-up")
     t.add_argument("--seed", type=int, default=0)

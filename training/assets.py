@@ -17,13 +17,13 @@ from .models import LatentModel
 # 2-core CPU; the figures they reach are in each model card and in benchmarks/quality.py.
 RECIPES: dict[str, tuple[dict, dict]] = {
     "mnist-ae":           ({"kind": "ae"},   {"dataset": "mnist", "epochs": 6}),
-    "mnist-vae":          ({"kind": "vae"},  {"dataset": "mnist", "epochs": 36}),
+    "mnist-vae":          ({"kind": "vae"},  {"dataset": "mnist", "epochs": 40}),
     "mnist-cvae":         ({"kind": "cvae"}, {"dataset": "mnist", "epochs": 12}),
     "fashion-mnist-ae":   ({"kind": "ae"},   {"dataset": "fashion-mnist", "epochs": 2}),
-    "fashion-mnist-vae":  ({"kind": "vae"},  {"dataset": "fashion-mnist", "epochs": 15}),
+    "fashion-mnist-vae":  ({"kind": "vae"},  {"dataset": "fashion-mnist", "epochs": 20}),
     "fashion-mnist-cvae": ({"kind": "cvae"}, {"dataset": "fashion-mnist", "epochs": 5}),
 }
-COMMON_TRAIN = {"batch_size": 64, "lr": 2e-3, "lr_min_ratio": 0.1, "seed": 0}
+COMMON_TRAIN = {"batch_size": 64, "lr": 2e-3, "lr_min_ratio": 0.1, "weight_decay": 0.02, "seed": 0}
 
 
 def finish_folder(model: LatentModel, folder: str | Path, data: Dataset, *, k: int = 64, tsne: bool = True,

@@ -39,7 +39,7 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
         "",
         f"A {m['arch']} {m['kind'].upper()} with a {m['latent_dim']}-dimensional latent space: {KIND_TEXT[m['kind']]}.",
         "",
-        "Load it with `training.load_model(\"" + folder.as_posix() + "\")`. Weights are `model.safetensors`; the "
+        "Load it with `training.load_model(\"<this folder>\")`. Weights are `model.safetensors`; the "
         "architecture and training settings are in `config.json`.",
         "",
         "## Data",
@@ -48,8 +48,9 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
         "",
         "## Training",
         "",
-        f"- epochs: {t.get('epochs')}, batch size {t.get('batch_size')}, Adam lr {t.get('lr')}"
+        f"- epochs: {t.get('epochs')}, batch size {t.get('batch_size')}, AdamW lr {t.get('lr')}"
         + (f" (cosine decay to {t.get('lr') * t.get('lr_min_ratio', 1):.0e})" if t.get("lr_min_ratio", 1) < 1 else "")
+        + (f", weight decay {t.get('weight_decay')}" if t.get("weight_decay") else "")
         + (f", beta {t.get('beta')}" if m["kind"] != "ae" else "")
         + (f", KL warm-up {t.get('kl_warmup_epochs')} epochs" if t.get("kl_warmup_epochs") else "")
         + f", seed {t.get('seed')}",

@@ -81,6 +81,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 2e-3
     lr_min_ratio: float = 0.1         # cosine decay to lr * lr_min_ratio; 1.0 keeps lr constant
+    weight_decay: float = 0.02        # AdamW's decoupled weight decay; curbs overfitting on small training sets
     beta: float = 1.0                 # weight on the KL term; 1 = VAE, other values = beta-VAE
     kl_warmup_epochs: int = 0         # linear warm-up of beta over this many epochs (0 = none)
     seed: int = 0
@@ -96,6 +97,8 @@ class TrainConfig:
             raise ConfigError(f"batch_size={self.batch_size} must be at least 1.")
         if not self.lr > 0:
             raise ConfigError(f"lr={self.lr} must be positive.")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay={self.weight_decay} must be >= 0.")
         if self.beta < 0:
             raise ConfigError(f"beta={self.beta} must be >= 0.")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -1,4 +1,4 @@
-"""The training loop: reads top to bottom (lr, forward, loss, backward, step, log; evaluate and checkpoint each epoch).
+"""The training loop (AdamW): reads top to bottom (lr, forward, loss, backward, step, log; evaluate and checkpoint each epoch).
 
 Checkpoints are written at the end of every epoch, atomically; `resume=True` continues from the last completed
 epoch with the optimizer moments and random-number states restored, so a resumed run matches an uninterrupted one.
@@ -141,12 +141,12 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
 
     torch.manual_seed(cfg.seed)
     model = build_model(model_cfg).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     shuffle_gen = torch.Generator().manual_seed(cfg.seed)
     start_epoch, step = 0, 0
     if resume:
         model = ckpt.load_model(out, device=device).train()
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         start_epoch, step = _load_state(out, opt, shuffle_gen, device)
         history = history[:start_epoch]
         log(f"resumed from {out} after epoch {start_epoch}")
