@@ -145,3 +145,17 @@ def test_written_files_get_ordinary_permissions(tmp_path):
     os.umask(umask)
     for name in ("config.json", "model.safetensors"):
         assert (tmp_path / "m" / name).stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_full_disk_is_reported_before_training(tmp_path, monkeypatch):
+    import errno
+    real_write = os.write
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(ckpt.OutputError, match="No space left on device.*free some disk space"):
+        ckpt.ensure_writable(tmp_path / "out")
+    monkeypatch.setattr(os, "write", real_write)
+    assert not [p for p in (tmp_path / "out").iterdir()]  # the probe file was cleaned up

@@ -79,10 +79,12 @@ def ensure_writable(folder: str | Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
-        os.write(fd, b"\0" * 65536)  # a few blocks, so a full disk shows up now
-        os.fsync(fd)
-        os.close(fd)
-        os.unlink(probe)
+        try:
+            os.write(fd, b"\0" * 65536)  # a few blocks, so a full disk shows up now
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
     except OSError as e:
         raise OutputError(f"cannot write to output folder {folder}: {e.strerror or e}. "
                           "Choose a folder you can write to (--out DIR), or free some disk space.") from e
