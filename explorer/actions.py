@@ -105,7 +105,8 @@ def decoded_view(loaded: LoadedModel, z, label, projection: str) -> dict:
     if model.num_classes:
         imgs = inf.decode_all_classes(model, z)
         names = [name for name, _ in class_choices(loaded)]
-        row = [{"src": images.png_data_uri(images.to_display_image(im, 2)), "name": name, "current": i == label}
+        # 28x28 PNGs: the page scales them up crisply (CSS image-rendering: pixelated); fewer bytes per move
+        row = [{"src": images.png_data_uri(images.to_uint8(im)), "name": name, "current": i == label}
                for i, (im, name) in enumerate(zip(imgs, names))]
     return {"image": images.png_data_uri(images.to_display_image(img)), "row": row,
             "marker": marker_position(loaded.latent_map, z, projection)}
