@@ -117,7 +117,7 @@ def decode_image(registry: ModelRegistry, model: str, z, label=-1) -> np.ndarray
     inf, loaded = _inference(), registry.get(model)
     lab = label_for(loaded, label)
     if loaded.model.num_classes and lab is None:
-        raise InputError(f"model {model!r} is conditional: pass a class id from 0 to "
+        raise InputError(f"model {loaded.info.name!r} is conditional: pass a class id from 0 to "
                          f"{loaded.model.num_classes - 1} as label.")
     return images.to_display_image(inf.decode(loaded.model, z, lab))
 
@@ -149,6 +149,19 @@ def zero_z(loaded: LoadedModel) -> list[float]:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Clicking a point of the map
+
+def event_index(data):
+    """The test-image index carried by a map click's event data, {"index": i, "value": ...} (i may be [i]).
+
+    Raises InputError when the payload has no index; check_index (in select_point) then checks the value.
+    """
+    index = data.get("index") if isinstance(data, dict) else None
+    if isinstance(index, (list, tuple)):
+        index = index[0] if index else None
+    if index is None:
+        raise InputError('a click on the map must carry the index of a test image, e.g. {"index": 12}.')
+    return index
+
 
 def select_point(loaded: LoadedModel, index) -> dict:
     """A test image, its reconstruction and its latent mean.

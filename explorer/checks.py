@@ -15,11 +15,19 @@ class InputError(ValueError):
     """A value a person supplied (z, class id, index, model name) that cannot be used; the message says the fix."""
 
 
+def shown(value, limit: int = 60) -> str:
+    """repr(value) cut to `limit` characters, for error messages: anyone can send a 100,000-character string or a
+    huge list, and the message should not echo it back whole."""
+    r = repr(value)
+    return r if len(r) <= limit else f"{r[:limit - 3]}... ({type(value).__name__} of {len(r):,} characters)"
+
 
 def validate_z(z, latent_dim: int) -> np.ndarray:
     """Turn a list of numbers into a float32 vector (latent_dim,), or raise InputError saying what is wrong."""
     if isinstance(z, (str, bytes)) or z is None:
         raise InputError(f"z must be a list of {latent_dim} numbers, got {type(z).__name__}.")
+    if isinstance(z, (list, tuple)) and any(isinstance(v, (bool, np.bool_)) for v in z):
+        raise InputError(f"z must be a list of {latent_dim} numbers; true/false are not numbers.")
     try:
         arr = np.asarray(z, dtype=np.float64)
     except (TypeError, ValueError):
@@ -48,9 +56,9 @@ def validate_label(label, num_classes: int) -> int | None:
     if label is None:
         label = -1
     if isinstance(label, bool) or not isinstance(label, (int, float, np.integer, np.floating)):
-        raise InputError(f"label must be a whole number (a class id, or -1 for none), got {label!r}.")
+        raise InputError(f"label must be a whole number (a class id, or -1 for none), got {shown(label)}.")
     if not math.isfinite(float(label)) or float(label) != int(label):
-        raise InputError(f"label must be a whole number (a class id, or -1 for none), got {label!r}.")
+        raise InputError(f"label must be a whole number (a class id, or -1 for none), got {shown(label)}.")
     label = int(label)
     if num_classes == 0:
         if label != -1 and label < 0:
@@ -65,10 +73,12 @@ def validate_label(label, num_classes: int) -> int | None:
 def validate_seed(seed) -> int:
     if seed is None:
         return 0
+    if isinstance(seed, bool):
+        raise InputError(f"the seed must be a whole number, got {seed!r}.")
     try:
         f = float(seed)
     except (TypeError, ValueError):
-        raise InputError(f"the seed must be a whole number, got {seed!r}.") from None
+        raise InputError(f"the seed must be a whole number, got {shown(seed)}.") from None
     if not math.isfinite(f) or f != int(f) or not 0 <= f < 2**63:
-        raise InputError(f"the seed must be a whole number from 0 to 2^63-1, got {seed!r}.")
+        raise InputError(f"the seed must be a whole number from 0 to 2^63-1, got {shown(seed)}.")
     return int(f)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import InputError, validate_z
+from .checks import InputError, shown, validate_z
 
 MAP_NAME = "latent_map.npz"
 PROJECTIONS = {"pca": "PCA", "tsne": "t-SNE"}  # key in the npz -> label shown to people
@@ -113,9 +113,10 @@ def check_index(lmap: LatentMap, index) -> int:
     try:
         f = float(index)
     except (TypeError, ValueError):
-        raise InputError(f"the point index must be a whole number from 0 to {lmap.n - 1}, got {index!r}.") from None
+        raise InputError(f"the point index must be a whole number from 0 to {lmap.n - 1}, "
+                         f"got {shown(index)}.") from None
     if isinstance(index, bool) or not np.isfinite(f) or f != int(f) or not 0 <= f < lmap.n:
-        raise InputError(f"point index {index!r} is out of range: this map has {lmap.n} test images, "
+        raise InputError(f"point index {shown(index)} is out of range: this map has {lmap.n} test images, "
                          f"numbered 0 to {lmap.n - 1}.")
     return int(f)
 
@@ -168,7 +169,7 @@ def marker_position(lmap: LatentMap, z, projection: str) -> dict:
 def check_projection(projection: str) -> str:
     key = {"pca": "pca", "tsne": "tsne", "t-sne": "tsne"}.get(str(projection).strip().lower())
     if key is None:
-        raise InputError(f"unknown projection {projection!r}; use 'pca' or 'tsne'.")
+        raise InputError(f"unknown projection {shown(projection)}; use 'pca' or 'tsne'.")
     return key
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import InputError
+from .checks import InputError, shown
 from .latent_map import MAP_NAME, LatentMap, MapLoadError, latent_ranges, load_latent_map
 
 log = logging.getLogger(__name__)
@@ -86,11 +86,11 @@ class ModelRegistry:
         return list(self._infos)
 
     def info(self, name: str) -> ModelInfo:
-        if name not in self._infos:
+        if not isinstance(name, str) or name not in self._infos:  # a dict or list from a script is not hashable
             if not self._infos:
                 raise InputError("no models to show: the assets folder has no model folders. Build them with "
                                  "`python -m training build-assets`, or pass your own with --model-dir DIR.")
-            raise InputError(f"unknown model {name!r}. Available models: {', '.join(self._infos)}.")
+            raise InputError(f"unknown model {shown(name)}. Available models: {', '.join(self._infos)}.")
         return self._infos[name]
 
     def get(self, name: str) -> LoadedModel:

@@ -16,7 +16,7 @@ import gradio as gr
 import numpy as np
 
 from . import actions
-from .checks import InputError
+from .checks import InputError, validate_seed
 from .images import png_data_uri, to_display_image
 from .latent_map import MapLoadError
 from .registry import ModelRegistry
@@ -89,6 +89,8 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
 
     def get_figure(spec: dict) -> dict:
         """Server function called by the map's JavaScript: the plotly figure for {"model", "projection"}."""
+        if not isinstance(spec, dict):
+            return {"error": "get_figure takes {\"model\": a model name, \"projection\": \"pca\" or \"tsne\"}."}
         try:
             return actions.figure_for(registry, spec.get("model"), spec.get("projection"))
         except (ValueError, AttributeError) as e:
@@ -206,7 +208,8 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
             loaded = registry.get(name)
             z, how = actions.random_z(loaded, seed_value)
             view = actions.decoded_view(loaded, z, label, proj)
-            return [*z_updates(view), how, int(seed_value or 0) + 1, *slider_updates(loaded, z)]
+            next_seed = (validate_seed(seed_value) + 1) % 2**53  # the page holds it as a JavaScript number
+            return [*z_updates(view), how, next_seed, *slider_updates(loaded, z)]
 
         @friendly
         def on_reset(name, label, proj):
@@ -222,12 +225,11 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
             return gr.update(value={"model": name, "projection": proj}, marker=marker), marker["note"]
 
         @friendly
-        def on_select(name, label, proj, evt: gr.SelectData):
+        def on_select(name, label, proj, evt: gr.EventData = None):
+            # gr.EventData, not gr.SelectData: SelectData fails inside gradio (no message) on event data without
+            # "index" and "value"; actions.event_index checks the raw payload and says what is missing.
             loaded = registry.get(name)
-            index = evt.index
-            if isinstance(index, (list, tuple)):
-                index = index[0] if index else None
-            sel = actions.select_point(loaded, index)
+            sel = actions.select_point(loaded, actions.event_index(getattr(evt, "_data", None)))
             new_label = sel["label"] if loaded.model.num_classes else label
             view = actions.decoded_view(loaded, sel["z"], new_label, proj)
             caption = html.escape(f"Test image #{sel['index']}: {sel['class_name']}")  # names come from a config
@@ -238,7 +240,10 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
                     *z_updates(view), *slider_updates(loaded, sel["z"])]
 
         # ---- wiring -----------------------------------------------------------------------------------------
-        fast = dict(show_progress="hidden", api_visibility="private")
+        # preprocess=False on every event: anyone can call these by fn_index with any JSON, and gradio's own input
+        # checks fail on some values (a string or a dict for a Number or a Slider) with an empty error and a
+        # traceback in the log. The raw values go to explorer.checks instead, whose messages say what to send.
+        fast = dict(show_progress="hidden", api_visibility="private", preprocess=False)
         model_outputs = [model_info, class_picker, latent_map, map_note, sel_orig, sel_recon, status,
                          decoded, class_row, *sliders]
         demo.load(on_model, [model_picker, projection], model_outputs, **fast)
@@ -278,10 +283,11 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
         def doc(fn) -> str:
             return " ".join(fn.__doc__.split())
 
+        # preprocess=False: the raw JSON values go to explorer.checks (see `fast` above); the documented types stay.
         api_decode_btn.click(decode, [api_model, api_z, api_label], api_image, api_name="decode",
-                             api_description=doc(decode))
+                             api_description=doc(decode), preprocess=False)
         api_recon_btn.click(reconstruct, [api_model, api_index], [api_orig, api_recon, api_zout],
-                            api_name="reconstruct", api_description=doc(reconstruct))
+                            api_name="reconstruct", api_description=doc(reconstruct), preprocess=False)
         api_list_btn.click(list_models, None, api_models, api_name="list_models", api_description=doc(list_models))
     demo.registry = registry  # for app.py's warm-up and for tests
     return demo

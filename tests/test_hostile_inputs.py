@@ -1,0 +1,158 @@
+"""What anyone can send to a public Space: junk values for every event, handled with a clear message or a sane clamp.
+
+Unit tests for the fixes found by benchmarks/fuzz.py, plus a ~50-case fuzz run against the app served on localhost
+with tiny fake models (the full 600-case run is `python benchmarks/fuzz.py`).
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import gradio as gr
+import pytest
+
+from explorer import ModelRegistry, actions
+from explorer.checks import InputError, shown, validate_label, validate_seed, validate_z
+from explorer.latent_map import check_index, check_projection
+from explorer.testing import make_assets
+from explorer.ui import build_demo, launch_kwargs
+
+D = 3
+HUGE = "x" * 100_000
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    return ModelRegistry.discover(make_assets(tmp_path_factory.mktemp("hostile"), latent_dim=D, n_points=40))
+
+
+@pytest.fixture(scope="module")
+def demo(registry):
+    return build_demo(registry)
+
+
+def handler(demo, api_name):
+    return next(fn.fn for fn in demo.fns.values() if fn.api_name == api_name)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# checks
+
+def test_shown_cuts_long_values():
+    assert shown("abc") == "'abc'"
+    s = shown(HUGE)
+    assert len(s) < 120 and "100,002 characters" in s
+
+
+@pytest.mark.parametrize("call", [
+    lambda r: r.info(HUGE),
+    lambda r: check_projection(HUGE),
+    lambda r: validate_label(HUGE, 10),
+    lambda r: validate_seed(HUGE),
+    lambda r: check_index(r.get("fake-vae").latent_map, HUGE),
+])
+def test_messages_do_not_echo_a_huge_value(registry, call):
+    with pytest.raises(InputError) as e:
+        call(registry)
+    assert len(str(e.value)) < 400
+
+
+@pytest.mark.parametrize("name", [{"path": "/etc/passwd"}, ["fake-vae"], None, 5])
+def test_a_model_name_that_is_not_a_string_is_an_unknown_model(registry, name):
+    with pytest.raises(InputError, match="unknown model"):
+        registry.info(name)
+
+
+def test_true_and_false_are_not_numbers():
+    with pytest.raises(InputError, match="true/false"):
+        validate_z([True, 0.0, 1.0], 3)
+    with pytest.raises(InputError, match="seed"):
+        validate_seed(True)
+
+
+@pytest.mark.parametrize("data, index", [({"index": 4, "value": "x"}, 4), ({"index": [7]}, 7), ({"index": "5"}, "5")])
+def test_event_index(data, index):
+    assert actions.event_index(data) == index
+
+
+@pytest.mark.parametrize("data", [None, "junk", {}, {"index": None}, {"index": []}, {"value": 3}])
+def test_event_index_without_an_index(data):
+    with pytest.raises(InputError, match="index of a test image"):
+        actions.event_index(data)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# handlers, called as gradio calls them with preprocess=False (raw JSON values)
+
+def test_every_event_takes_raw_values(demo):
+    """gradio's own preprocessing fails with an empty message on e.g. a string for a Number; explorer.checks
+    checks the raw values instead."""
+    assert all(fn.preprocess is False for fn in demo.fns.values() if fn.inputs)
+
+
+def test_map_click_with_junk_event_data_gets_a_message(demo):
+    on_select = handler(demo, "on_select")
+    for evt in (None, gr.EventData(None, "junk"), gr.EventData(None, {"value": 1})):
+        with pytest.raises(gr.Error, match="index of a test image"):
+            on_select("fake-vae", None, "pca", evt)
+    with pytest.raises(gr.Error, match="out of range"):
+        on_select("fake-vae", None, "pca", gr.EventData(None, {"index": 10 ** 9}))
+    out = on_select("fake-vae", None, "pca", gr.EventData(None, {"index": 3}))  # no "value": fine
+    assert "test image #3" in out[3]
+
+
+def test_random_button_takes_the_seed_as_sent(demo):
+    on_random = handler(demo, "on_random")
+    assert on_random("fake-vae", None, "pca", "5")[4] == 6
+    assert on_random("fake-vae", None, "pca", 2 ** 53 - 1)[4] == 0  # wraps: the page holds a JavaScript number
+    for bad in ("abc", {"a": 1}, [1], True, -3, float("nan")):
+        with pytest.raises(gr.Error, match="seed"):
+            on_random("fake-vae", None, "pca", bad)
+
+
+@pytest.mark.parametrize("args, words", [
+    (({"path": "x"}, [0.0] * D, -1), "unknown model"),
+    (("fake-vae", [0.0] * D, {"path": "x"}), "label must be a whole number"),
+    (("fake-cvae", [0.0] * D, "3"), "label must be a whole number"),
+    (("fake-vae", [0.0] * D, []), "label must be a whole number"),
+    (("fake-vae", {"path": "x"}, -1), "z must be"),
+])
+def test_decode_endpoint_with_raw_junk(demo, args, words):
+    with pytest.raises(gr.Error, match=words):
+        handler(demo, "decode")(*args)
+
+
+@pytest.mark.parametrize("index", [{"path": "x"}, "abc", [], None, float("inf"), 10 ** 30])
+def test_reconstruct_endpoint_with_raw_junk(demo, index):
+    with pytest.raises(gr.Error, match="index"):
+        handler(demo, "reconstruct")("fake-vae", index)
+
+
+@pytest.mark.parametrize("z", [["abc"] * D, [None] * D, [{"a": 1}] * D, ["nan"] * D])
+def test_slider_move_with_junk_values(demo, z):
+    with pytest.raises(gr.Error, match="z"):
+        handler(demo, "on_slide")("fake-vae", None, "pca", *z)
+
+
+def test_map_server_function_with_a_spec_that_is_not_a_dict(demo):
+    latent_map = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "latent-map")
+    for spec in ("pca", None, [1, 2], 5):
+        assert "get_figure takes" in latent_map.get_figure(spec)["error"]
+    assert "unknown model" in latent_map.get_figure({"model": HUGE, "projection": "pca"})["error"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# a short fuzz run against the live app
+
+def test_fuzz_subset_against_the_live_app(registry):
+    from benchmarks import fuzz
+    demo = build_demo(registry)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **launch_kwargs())
+    try:
+        r = fuzz.run(demo.local_url, 60, seed=1)
+    finally:
+        demo.close()
+    total = sum(r["counts"].values(), Counter())
+    assert r["n"] == 60 and r["alive"]
+    assert r["leaks"] == []
+    assert total["crash"] == 0 and total["server-error"] == 0, r["examples"]
+    assert total["clear-error"] > 20 and total["clamped-ok"] > 0
