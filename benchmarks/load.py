@@ -1,0 +1,139 @@
+"""Concurrent slider moves against one app process: latency percentiles and errors.
+
+    python benchmarks/load.py                          # 30 clients x 50 slider moves, shipped models, app.py
+    python benchmarks/load.py --endpoint decode        # the same through gradio_client's /decode (the queue)
+    python benchmarks/load.py --clients 5 --calls 10 --fake
+
+Each client is one page session: it picks its model (the six shipped models in turn, as the page's model picker
+does), then sends `--calls` slider moves back to back, each a new random z, exactly as the browser sends them
+(POST /gradio_api/run/predict with the slider event's fn_index; those events run with queue=False). Latency is
+measured per call on the client, from send to full response. Bounded: clients x calls requests, each with a 60 s
+timeout, and a --max-seconds budget after which the clients stop.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.apphost import AppServer, EventCaller, rss_mb  # noqa: E402
+
+
+def percentile(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    k = min(len(xs) - 1, max(0, int(round(q / 100 * len(xs) + 0.5)) - 1))  # nearest-rank
+    return xs[k]
+
+
+def client_loop(base: str, k: int, models: list[dict], calls: int, endpoint: str, deadline: float,
+                lat: list, errors: list, start: threading.Barrier) -> None:
+    rng = random.Random(k)
+    m = models[k % len(models)]
+    d, ncls = m["latent_dim"], m["num_classes"]
+    session = f"load{k}"
+    if endpoint == "slider":
+        caller = EventCaller(base, timeout=60)
+        caller.call("on_model", [m["name"], "pca"], None, session_hash=session)  # the page loads its model first
+    else:
+        from gradio_client import Client
+        client = Client(base, verbose=False)
+    label = 0 if ncls else None
+    start.wait()
+    for i in range(calls):
+        if time.monotonic() > deadline:
+            errors.append("stopped: time budget spent")
+            break
+        z = [round(rng.uniform(-3, 3), 2) for _ in range(d)]
+        t = time.perf_counter()
+        try:
+            if endpoint == "slider":
+                r = caller.call("on_slide", [m["name"], label, "pca", *z, *[0.0] * (32 - d)], None, session_hash=session)
+                if not r["ok"]:
+                    errors.append(f"{r['status']}: {(r['error'] or '')[:100]}")
+                    continue
+            else:
+                client.predict(model=m["name"], z=z, label=label if ncls else -1, api_name="/decode")
+        except Exception as e:  # noqa: BLE001 - counted and reported
+            errors.append(f"{type(e).__name__}: {str(e)[:100]}")
+            continue
+        lat.append(time.perf_counter() - t)
+    if endpoint == "slider":
+        caller.close()
+    else:
+        client.close()
+
+
+def run(base: str, clients: int, calls: int, endpoint: str, max_seconds: float) -> dict:
+    from gradio_client import Client
+    c = Client(base, verbose=False)
+    models = [m for m in c.predict(api_name="/list_models") if "error" not in m]
+    c.close()
+    lat, errors = [], []
+    start = threading.Barrier(clients + 1)
+    deadline = time.monotonic() + max_seconds
+    threads = [threading.Thread(target=client_loop, daemon=True,
+                                args=(base, k, models, calls, endpoint, deadline, lat, errors, start))
+               for k in range(clients)]
+    for t in threads:
+        t.start()
+    start.wait()  # every client has its session and model: time only the slider moves
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join(max_seconds + 120)
+    wall = time.perf_counter() - t0
+    return {"lat": lat, "errors": errors, "wall": wall, "models": [m["name"] for m in models]}
+
+
+def report(r: dict, clients: int, calls: int, endpoint: str) -> bool:
+    lat = r["lat"]
+    print(f"{clients} clients x {calls} {endpoint} calls, models {', '.join(r['models'])}")
+    print(f"completed {len(lat)}, errors {len(r['errors'])}, wall {r['wall']:.1f} s, {len(lat) / r['wall']:.0f} calls/s")
+    if lat:
+        print(f"latency p50 {1000 * percentile(lat, 50):.0f} ms, p95 {1000 * percentile(lat, 95):.0f} ms, "
+              f"p99 {1000 * percentile(lat, 99):.0f} ms, max {1000 * max(lat):.0f} ms, "
+              f"mean {1000 * statistics.fmean(lat):.0f} ms")
+    for e in sorted(set(r["errors"]))[:10]:
+        print("  error:", e, f"(x{r['errors'].count(e)})")
+    return not r["errors"] and len(lat) == clients * calls and percentile(lat, 95) <= 1.0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--clients", type=int, default=30)
+    p.add_argument("--calls", type=int, default=50)
+    p.add_argument("--endpoint", choices=["slider", "decode"], default="slider")
+    p.add_argument("--fake", action="store_true", help="tiny synthetic models instead of the shipped assets")
+    p.add_argument("--url", help="load an app that is already running here instead of starting one")
+    p.add_argument("--max-seconds", type=float, default=300)
+    a = p.parse_args(argv)
+    if a.url:
+        return 0 if report(run(a.url, a.clients, a.calls, a.endpoint, a.max_seconds), a.clients, a.calls,
+                           a.endpoint) else 1
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {}
+        if a.fake:
+            from explorer.testing import make_assets
+            env["EXPLORER_ASSETS_DIR"] = str(make_assets(Path(tmp) / "assets"))
+        server = AppServer(env=env)
+        try:
+            r = run(server.url, a.clients, a.calls, a.endpoint, a.max_seconds)
+            print(f"server RSS after the run: {rss_mb(server.pid):.0f} MB; CPUs: {os.cpu_count()}")
+        finally:
+            log = server.stop()
+        ok = report(r, a.clients, a.calls, a.endpoint)
+        if "Traceback" in log:
+            print("server log has tracebacks:", log.count("Traceback"))
+        return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
