@@ -1,7 +1,8 @@
 """Fuzz every endpoint of the running app with hostile inputs and count what happens.
 
-    python benchmarks/fuzz.py                   # 600 seeded cases against `python app.py` on the shipped assets
-    python benchmarks/fuzz.py --fake --cases 50 # tiny synthetic models (what the CI test runs)
+    python benchmarks/fuzz.py                   # every generated case (1,480 on the six shipped models), seeded
+    python benchmarks/fuzz.py --cases 600       # a seeded subset (or, above the generated count, repeats on top)
+    python benchmarks/fuzz.py --fake --cases 60 # tiny synthetic models (tests/test_hostile_inputs.py runs this)
 
 Covers the named endpoints (/decode, /reconstruct, /list_models through gradio_client, plus raw JSON with NaN and
 Infinity that gradio_client cannot send), every UI event by fn_index the way the page calls it (model picker, slider
@@ -241,6 +242,8 @@ def make_cases(n: int, seed: int, models: list[dict], uploads: dict[str, dict]):
         cases.append(("map select", event, ("on_select", [name, -1, "pca"], {"index": ref})))
 
     rng.shuffle(cases)
+    if n <= 0:  # every generated case once
+        return cases
     if n < len(cases):  # a seeded subset (the CI test runs about 50)
         return cases[:n]
     pool = list(cases)  # top up with repeats of random cases (sessions and seeds differ)
@@ -410,14 +413,15 @@ def report(r: dict) -> bool:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--cases", type=int, default=600)
+    p.add_argument("--cases", type=int, default=0, help="number of cases; 0 = every generated case once")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fake", action="store_true", help="serve tiny synthetic models instead of the shipped assets")
     p.add_argument("--url", help="fuzz an app that is already running here instead of starting one")
+    p.add_argument("--pid", type=int, help="with --url: the server's process id, to report its memory")
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
     if a.url:
-        return 0 if report(run(a.url, a.cases, a.seed, verbose=a.verbose)) else 1
+        return 0 if report(run(a.url, a.cases, a.seed, pid=a.pid, verbose=a.verbose)) else 1
     with tempfile.TemporaryDirectory() as tmp:
         env = {}
         if a.fake:

@@ -99,7 +99,9 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
             log.exception("get_figure failed")
             return {"error": f"The map could not be drawn ({type(e).__name__}); see the server log."}
 
-    with gr.Blocks(title="Latent space explorer", analytics_enabled=False) as demo:
+    # delete_cache: every hour, drop the output images and uploads older than an hour from gradio's cache folder
+    # (each /decode call writes a PNG there; a public Space would otherwise fill its disk).
+    with gr.Blocks(title="Latent space explorer", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         with gr.Row(equal_height=False):
             model_picker = gr.Dropdown(names, value=registry.default, label="Model", elem_id="model-picker",
@@ -293,6 +295,16 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
     return demo
 
 
+# Gradio keeps a copy of the page's component config for every session it has seen (about 150 KB here, with 32
+# sliders), up to state_session_capacity sessions, 10,000 by default: 1.5 GB. Every API call through /call or
+# gradio_client is a new session, so a public Space reaches that cap. The explorer keeps no per-session state
+# that matters on the server (no gr.State; every event checks its raw inputs itself), so evicting the least
+# recently used session costs nothing; 200 sessions bound this memory to about 30 MB.
+STATE_SESSION_CAPACITY = 200
+MAX_UPLOAD = "10mb"  # no input takes a file yet, but gradio's /upload route is always open
+
+
 def launch_kwargs() -> dict:
     """Arguments for demo.launch() shared by app.py, tests and benchmarks (Gradio 6 takes css/theme here)."""
-    return dict(css=CSS, theme=gr.themes.Default(primary_hue="indigo"), ssr_mode=False, show_error=False)
+    return dict(css=CSS, theme=gr.themes.Default(primary_hue="indigo"), ssr_mode=False, show_error=False,
+                state_session_capacity=STATE_SESSION_CAPACITY, max_file_size=MAX_UPLOAD)

@@ -103,3 +103,11 @@ def test_an_image_the_app_made_is_served(served):
     base, _ = served
     path = Client(base, verbose=False).predict(model="fake-vae", z=[0.0, 0.0], label=-1, api_name="/decode")
     assert Image.open(path).size == (280, 280)
+
+
+def test_uploads_over_the_size_limit_are_refused(served):
+    import httpx
+    base, _ = served
+    big = b"\x89PNG\r\n\x1a\n" + b"\x00" * (11 * 1024 * 1024)
+    r = httpx.post(base.rstrip("/") + "/gradio_api/upload", files={"files": ("big.png", big, "image/png")}, timeout=60)
+    assert r.status_code == 413

@@ -156,3 +156,10 @@ def test_fuzz_subset_against_the_live_app(registry):
     assert r["leaks"] == []
     assert total["crash"] == 0 and total["server-error"] == 0, r["examples"]
     assert total["clear-error"] > 20 and total["clamped-ok"] > 0
+
+
+def test_memory_and_disk_held_for_strangers_are_bounded(demo):
+    """Every API call is a new gradio session (~150 KB of config each); uploads and output images go to disk."""
+    kw = launch_kwargs()
+    assert kw["state_session_capacity"] <= 1000 and kw["max_file_size"]
+    assert demo.delete_cache and demo.delete_cache[1] <= 24 * 3600
