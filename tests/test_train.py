@@ -89,3 +89,12 @@ def test_resume_without_saved_state_says_so(tmp_path, tiny_data):
     mcfg, tcfg = _cfgs()
     with pytest.raises(ModelLoadError, match="nothing to resume"):
         train(mcfg, tcfg, tmp_path / "fresh", resume=True, data=tiny_data, progress=False, log=lambda *a: None)
+
+
+def test_beta_schedule_warms_up_or_anneals_down():
+    from training.train import beta_at
+    up = TrainConfig(beta=1.0, kl_warmup_epochs=4)
+    assert [beta_at(up, e) for e in (0, 2, 4, 9)] == [0.0, 0.5, 1.0, 1.0]
+    down = TrainConfig(beta=1.0, beta_start=3.0, kl_warmup_epochs=2)
+    assert [beta_at(down, e) for e in (0, 1, 2, 5)] == [3.0, 2.0, 1.0, 1.0]
+    assert beta_at(TrainConfig(beta=0.5), 0) == 0.5

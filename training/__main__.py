@@ -21,7 +21,7 @@ def _train(args) -> None:
 
     tcfg = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size,
                        lr=args.lr, lr_min_ratio=args.lr_min_ratio, weight_decay=args.weight_decay, beta=args.beta,
-                       kl_warmup_epochs=args.kl_warmup, seed=args.seed, device=args.device, resize=args.resize,
+                       kl_warmup_epochs=args.kl_warmup, beta_start=args.beta_start, seed=args.seed, device=args.device, resize=args.resize,
                        train_limit=args.train_limit)
     mcfg = ModelConfig(kind=args.kind, arch=args.arch, latent_dim=args.latent_dim,
                        num_classes=2 if args.kind == "cvae" else 0)  # the real class count comes from the data
@@ -86,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay,
                    help="AdamW weight decay (0 = plain Adam; default %(default)s)")
     t.add_argument("--beta", type=float, default=1.0, help="weight on the KL term (1 = VAE; other = beta-VAE)")
-    t.add_argument("--kl-warmup", type=int, default=0, help="epochs of linear KL warm-up")
+    t.add_argument("--kl-warmup", type=int, default=0,
+                   help="epochs over which beta moves linearly from --beta-start to --beta (0 = constant beta)")
+    t.add_argument("--beta-start", type=float, default=0.0, help="beta at epoch 0 of the warm-up (default 0)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     t.add_argument("--train-limit", type=int, help="use only the first N training images")

@@ -83,7 +83,8 @@ class TrainConfig:
     lr_min_ratio: float = 0.1         # cosine decay to lr * lr_min_ratio; 1.0 keeps lr constant
     weight_decay: float = 0.02        # AdamW's decoupled weight decay; curbs overfitting on small training sets
     beta: float = 1.0                 # weight on the KL term; 1 = VAE, other values = beta-VAE
-    kl_warmup_epochs: int = 0         # linear warm-up of beta over this many epochs (0 = none)
+    kl_warmup_epochs: int = 0         # beta moves linearly from beta_start to beta over this many epochs (0 = none)
+    beta_start: float = 0.0           # 0 = the usual KL warm-up; > beta anneals down (a cvae then learns to use y)
     seed: int = 0
     device: str = "auto"              # "auto" | "cpu" | "cuda"
     resize: bool = False              # image folders: resize images that are not 28x28
@@ -99,7 +100,7 @@ class TrainConfig:
             raise ConfigError(f"lr={self.lr} must be positive.")
         if self.weight_decay < 0:
             raise ConfigError(f"weight_decay={self.weight_decay} must be >= 0.")
-        if self.beta < 0:
+        if self.beta < 0 or self.beta_start < 0:
             raise ConfigError(f"beta={self.beta} must be >= 0.")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device={self.device!r} must be auto, cpu or cuda.")

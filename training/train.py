@@ -72,9 +72,11 @@ def lr_at(cfg: TrainConfig, step: int, total_steps: int) -> float:
 
 
 def beta_at(cfg: TrainConfig, epoch_float: float) -> float:
+    """KL weight: linear from beta_start to beta over kl_warmup_epochs, then beta."""
     if cfg.kl_warmup_epochs <= 0:
         return cfg.beta
-    return cfg.beta * min(1.0, epoch_float / cfg.kl_warmup_epochs)
+    t = min(1.0, epoch_float / cfg.kl_warmup_epochs)
+    return cfg.beta_start + (cfg.beta - cfg.beta_start) * t
 
 
 def _save_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, epoch: int, step: int) -> None:
