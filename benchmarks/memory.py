@@ -26,11 +26,14 @@ from benchmarks.apphost import AppServer, EventCaller, rss_mb  # noqa: E402
 THREADS = 4
 
 
-def one_request(caller: EventCaller, rng: random.Random, m: dict, session: str) -> bool:
+MIXES = {"all": None, "slider": 0.0, "random": 0.81, "reset": 0.86, "select": 0.91, "decode": 0.96}
+
+
+def one_request(caller: EventCaller, rng: random.Random, m: dict, session: str, mix: str = "all") -> bool:
     d, ncls = m["latent_dim"], m["num_classes"]
     label = rng.randrange(ncls) if ncls else None
     z = [round(rng.uniform(-3, 3), 2) for _ in range(d)]
-    u = rng.random()
+    u = rng.random() if MIXES[mix] is None else MIXES[mix]
     if u < 0.80:
         r = caller.call("on_slide", [m["name"], label, rng.choice(["pca", "tsne"]), *z, *[0.0] * (32 - d)], None,
                         session_hash=session)
@@ -57,6 +60,7 @@ def main(argv=None) -> int:
     p.add_argument("--fake", action="store_true", help="tiny synthetic models instead of the shipped assets")
     p.add_argument("--max-seconds", type=float, default=900)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mix", choices=list(MIXES), default="all", help="only one kind of request (to find a leak)")
     a = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         env = {}
@@ -114,7 +118,7 @@ def measure(server: AppServer, a) -> int:
                     done[0] += 1
                     n = done[0]
                 k = wrng.randrange(len(models))
-                ok = one_request(wcaller, wrng, models[k], f"mem-{t}-{k}")
+                ok = one_request(wcaller, wrng, models[k], f"mem-{t}-{k}", a.mix)
                 with lock:
                     fails[0] += not ok
                 if n % 1000 == 0:
