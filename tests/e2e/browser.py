@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import tempfile
 import sys
 import time
 import urllib.request
@@ -36,8 +37,10 @@ class AppServer:
         full_env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(self.port),
                     "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
         self.t0 = time.perf_counter()
+        # The server's output goes to a file: a pipe that nobody reads fills at 64 KB and then blocks the server.
+        self.log = tempfile.NamedTemporaryFile("w+", prefix="app-", suffix=".log", delete=False)
         self.proc = subprocess.Popen([sys.executable, "app.py", *(args or [])], cwd=REPO, env=full_env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                     stdout=self.log, stderr=subprocess.STDOUT, text=True)
         self.ready_s = self.wait(timeout)
 
     def wait(self, timeout: float) -> float:
@@ -45,7 +48,7 @@ class AppServer:
         deadline = self.t0 + timeout
         while time.perf_counter() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"app.py exited with {self.proc.returncode}:\n{self.proc.stdout.read()}")
+                raise RuntimeError(f"app.py exited with {self.proc.returncode}:\n{self.read_log()}")
             try:
                 with urllib.request.urlopen(self.url, timeout=1) as r:
                     if r.status == 200:
@@ -62,7 +65,10 @@ class AppServer:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        return self.proc.stdout.read() if self.proc.stdout else ""
+        return self.read_log()
+
+    def read_log(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
 
 
 def launch_browser(playwright):
