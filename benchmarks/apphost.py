@@ -19,59 +19,15 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from tests.e2e.browser import AppServer as _BrowserTestServer  # noqa: E402
 from tests.e2e.browser import free_port, shipped_assets_present  # noqa: E402,F401  (re-exported)
 
 
-class AppServer:
-    """`python app.py` in a subprocess on a free port, its output in a log file.
-
-    (Not tests.e2e.browser.AppServer: that one keeps the output in a pipe nobody reads while the app runs, and a
-    fuzz run logs enough to fill the pipe's 64 KB, after which the server blocks on its next write.)
-    """
+class AppServer(_BrowserTestServer):
+    """`python app.py` in a subprocess on a free port (the browser tests' server), with a longer start-up allowance."""
 
     def __init__(self, env: dict | None = None, args: list[str] | None = None, timeout: float = 120.0):
-        import os
-        import subprocess
-        import tempfile
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        full_env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(self.port),
-                    "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
-        self.log = tempfile.NamedTemporaryFile("w+", prefix="app-", suffix=".log", delete=False)
-        self.t0 = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, "app.py", *(args or [])], cwd=REPO, env=full_env,
-                                     stdout=self.log, stderr=subprocess.STDOUT, text=True)
-        deadline = self.t0 + timeout
-        while not alive(self.url, timeout=1):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"app.py exited with {self.proc.returncode}:\n{self.read_log()}")
-            if time.perf_counter() > deadline:
-                self.stop()
-                raise TimeoutError(f"app.py did not answer on {self.url} within {timeout} s")
-            time.sleep(0.1)
-        self.ready_s = time.perf_counter() - self.t0
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def read_log(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")
-
-    def stop(self) -> str:
-        """Stop the server (SIGTERM, then SIGKILL after 10 s) and return its log."""
-        import subprocess
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        text = self.read_log()
-        self.log.close()
-        Path(self.log.name).unlink(missing_ok=True)
-        return text
+        super().__init__(env=env, args=args, timeout=timeout)
 
 
 def rss_mb(pid: int) -> float:

@@ -58,14 +58,23 @@ class AppServer:
         self.stop()
         raise TimeoutError(f"app.py did not answer on {self.url} within {timeout} s")
 
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
     def stop(self) -> str:
+        """Stop the server (SIGTERM, then SIGKILL after 10 s), delete its log file and return the log."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        return self.read_log()
+                self.proc.wait(10)
+        text = self.read_log()
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
+        return text
 
     def read_log(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
