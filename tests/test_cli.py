@@ -36,9 +36,10 @@ def test_missing_data_exit_code_and_nothing_written(tmp_path, capsys):
     assert not any(out.glob("*"))  # nothing half-written
 
 
-def test_unwritable_output_exit_code(tmp_path, idx_folder, capsys):
+def test_unwritable_output_exit_code(tmp_path, capsys):
     (tmp_path / "f").write_text("x")
-    assert main(["train", "--data-dir", str(idx_folder), "--out", str(tmp_path / "f" / "m")]) == 5
+    # the output folder is checked first, before the (here missing) data is even looked for
+    assert main(["train", "--data-dir", str(tmp_path / "no-data"), "--out", str(tmp_path / "f" / "m")]) == 5
     assert "cannot write to output folder" in capsys.readouterr().err
 
 

@@ -16,16 +16,18 @@ EXIT_CODES = {DataError: 3, ModelLoadError: 4, OutputError: 5, ConfigError: 2, T
 
 def _train(args) -> None:
     from .assets import finish_folder
+    from .checkpoint import ensure_writable
     from .data import load_dataset
     from .train import train
 
     tcfg = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size,
                        lr=args.lr, lr_min_ratio=args.lr_min_ratio, weight_decay=args.weight_decay, beta=args.beta,
-                       kl_warmup_epochs=args.kl_warmup, beta_start=args.beta_start, seed=args.seed, device=args.device, resize=args.resize,
-                       train_limit=args.train_limit)
+                       kl_warmup_epochs=args.kl_warmup, beta_start=args.beta_start, seed=args.seed,
+                       device=args.device, resize=args.resize, train_limit=args.train_limit)
     mcfg = ModelConfig(kind=args.kind, arch=args.arch, latent_dim=args.latent_dim,
                        num_classes=2 if args.kind == "cvae" else 0)  # the real class count comes from the data
     t0 = time.time()
+    ensure_writable(args.out)  # before the data is read, let alone trained on
     data = load_dataset(tcfg.dataset, tcfg.data_dir, resize=tcfg.resize, train_limit=tcfg.train_limit, seed=tcfg.seed)
     model = train(mcfg, tcfg, args.out, resume=args.resume, data=data)
     if not args.no_eval:
