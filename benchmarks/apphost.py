@@ -24,9 +24,18 @@ from tests.e2e.browser import free_port, shipped_assets_present  # noqa: E402,F4
 
 
 class AppServer(_BrowserTestServer):
-    """`python app.py` in a subprocess on a free port (the browser tests' server), with a longer start-up allowance."""
+    """`python app.py` in a subprocess on a free port (the browser tests' server), with a longer start-up allowance.
 
-    def __init__(self, env: dict | None = None, args: list[str] | None = None, timeout: float = 120.0):
+    fake_assets_in: a folder to write tiny synthetic model folders into and serve instead of the shipped assets;
+    fake_kw goes to explorer.testing.make_assets.
+    """
+
+    def __init__(self, env: dict | None = None, args: list[str] | None = None, timeout: float = 120.0,
+                 fake_assets_in: str | Path | None = None, **fake_kw):
+        env = dict(env or {})
+        if fake_assets_in is not None:
+            from explorer.testing import make_assets
+            env["EXPLORER_ASSETS_DIR"] = str(make_assets(Path(fake_assets_in) / "assets", **fake_kw))
         super().__init__(env=env, args=args, timeout=timeout)
 
 

@@ -423,11 +423,7 @@ def main(argv=None) -> int:
     if a.url:
         return 0 if report(run(a.url, a.cases, a.seed, pid=a.pid, verbose=a.verbose)) else 1
     with tempfile.TemporaryDirectory() as tmp:
-        env = {}
-        if a.fake:
-            from explorer.testing import make_assets
-            env["EXPLORER_ASSETS_DIR"] = str(make_assets(Path(tmp) / "assets", latent_dim=4, n_points=200))
-        server = AppServer(env=env, timeout=120)
+        server = AppServer(timeout=120, fake_assets_in=tmp if a.fake else None, latent_dim=4, n_points=200)
         try:
             ok = report(run(server.url, a.cases, a.seed, pid=server.proc.pid, verbose=a.verbose))
         finally:

@@ -119,11 +119,7 @@ def main(argv=None) -> int:
         return 0 if report(run(a.url, a.clients, a.calls, a.endpoint, a.max_seconds), a.clients, a.calls,
                            a.endpoint) else 1
     with tempfile.TemporaryDirectory() as tmp:
-        env = {}
-        if a.fake:
-            from explorer.testing import make_assets
-            env["EXPLORER_ASSETS_DIR"] = str(make_assets(Path(tmp) / "assets"))
-        server = AppServer(env=env)
+        server = AppServer(fake_assets_in=tmp if a.fake else None)
         try:
             r = run(server.url, a.clients, a.calls, a.endpoint, a.max_seconds)
             print(f"server RSS after the run: {rss_mb(server.pid):.0f} MB; CPUs: {os.cpu_count()}")

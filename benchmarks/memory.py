@@ -63,11 +63,7 @@ def main(argv=None) -> int:
     p.add_argument("--mix", choices=list(MIXES), default="all", help="only one kind of request (to find a leak)")
     a = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        env = {}
-        if a.fake:
-            from explorer.testing import make_assets
-            env["EXPLORER_ASSETS_DIR"] = str(make_assets(Path(tmp) / "assets"))
-        server = AppServer(env=env)
+        server = AppServer(fake_assets_in=tmp if a.fake else None)
         try:
             return measure(server, a)
         finally:
