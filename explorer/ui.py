@@ -11,11 +11,12 @@ import html
 import importlib.util
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
 
-from . import actions
+from . import actions, ui_extras, ui_ztools
 from .checks import InputError, validate_seed
 from .images import png_data_uri, to_display_image
 from .latent_map import MapLoadError
@@ -151,6 +152,36 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
                     sel_recon = gr.HTML(BLANK, html_template=IMG_TEMPLATE, alt="its reconstruction",
                                         caption="Reconstruction", elem_id="selected-reconstruction", js_on_load=None)
 
+        n = MAX_SLIDERS
+        z_outputs = [decoded, class_row, latent_map]
+
+        def z_updates(view: dict) -> list:
+            # Unconditional models have no class row: skip it rather than re-send an empty one on every move.
+            return [view["image"], gr.update(value=view["row"], visible=True) if view["row"] else gr.skip(),
+                    gr.update(marker=view["marker"])]
+
+        def slider_updates(loaded, z) -> list:
+            d = len(z)
+            r = loaded.slider_range
+            return [gr.update(value=z[i], visible=True, minimum=-float(r[i]), maximum=float(r[i]))
+                    if i < d else gr.update(visible=False, value=0) for i in range(n)]
+
+        # preprocess=False on every event: anyone can call these by fn_index with any JSON, and gradio's own input
+        # checks fail on some values (a string or a dict for a Number or a Slider) with an empty error and a
+        # traceback in the log. The raw values go to explorer.checks instead, whose messages say what to send.
+        fast = dict(show_progress="hidden", api_visibility="private", preprocess=False)
+
+        # The tool tabs under the main view. Each tab module gets this namespace: the shared components and the
+        # helpers that turn an action's result into their updates, and wires its own events and API endpoints.
+        shared = SimpleNamespace(registry=registry, model_picker=model_picker, class_picker=class_picker,
+                                 projection=projection, seed=seed, sliders=sliders, latent_map=latent_map,
+                                 decoded=decoded, class_row=class_row, status=status, map_note=map_note,
+                                 z_outputs=z_outputs, z_updates=z_updates, slider_updates=slider_updates,
+                                 friendly=friendly, fast=fast, BLANK=BLANK, IMG_TEMPLATE=IMG_TEMPLATE)
+        with gr.Tabs(elem_id="tool-tabs"):
+            ui_ztools.build(shared)   # interpolation, traversal grid, nearest neighbours, attribute arithmetic
+            ui_extras.build(shared)   # your own drawing, AE vs VAE vs CVAE, training dynamics, export and dataset
+
         # Hidden components that give the API endpoints their typed inputs and outputs.
         with gr.Column(visible=False):
             # Defaults make the "Use via API" snippets show real values (the default model, its zero vector).
@@ -167,20 +198,6 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
             api_decode_btn = gr.Button("decode")
             api_recon_btn = gr.Button("reconstruct")
             api_list_btn = gr.Button("list_models")
-
-        n = MAX_SLIDERS
-        z_outputs = [decoded, class_row, latent_map]
-
-        def z_updates(view: dict) -> list:
-            # Unconditional models have no class row: skip it rather than re-send an empty one on every move.
-            return [view["image"], gr.update(value=view["row"], visible=True) if view["row"] else gr.skip(),
-                    gr.update(marker=view["marker"])]
-
-        def slider_updates(loaded, z) -> list:
-            d = len(z)
-            r = loaded.slider_range
-            return [gr.update(value=z[i], visible=True, minimum=-float(r[i]), maximum=float(r[i]))
-                    if i < d else gr.update(visible=False, value=0) for i in range(n)]
 
         # ---- handlers: unpack widget values, call actions, pack updates -------------------------------------
         @friendly
@@ -242,10 +259,6 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
                     *z_updates(view), *slider_updates(loaded, sel["z"])]
 
         # ---- wiring -----------------------------------------------------------------------------------------
-        # preprocess=False on every event: anyone can call these by fn_index with any JSON, and gradio's own input
-        # checks fail on some values (a string or a dict for a Number or a Slider) with an empty error and a
-        # traceback in the log. The raw values go to explorer.checks instead, whose messages say what to send.
-        fast = dict(show_progress="hidden", api_visibility="private", preprocess=False)
         model_outputs = [model_info, class_picker, latent_map, map_note, sel_orig, sel_recon, status,
                          decoded, class_row, *sliders]
         demo.load(on_model, [model_picker, projection], model_outputs, **fast)
