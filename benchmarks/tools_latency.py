@@ -1,0 +1,173 @@
+"""Latency of every tool action of issue 4 (interpolation, traversal, neighbours, arithmetic, drawing, ...).
+
+    python benchmarks/tools_latency.py                        # shipped assets (fake models if assets/ is empty)
+    python benchmarks/tools_latency.py --repeats 30 --model mnist-vae --cvae mnist-cvae
+    python benchmarks/tools_latency.py --no-app               # only the plain functions, no server
+
+Each action is timed twice:
+  direct   the plain function (explorer.ztools / explorer.extras) called in this process, after one warm-up call
+  api      the same action through the live app: `python app.py` started by benchmarks/apphost.AppServer, called
+           with gradio_client on its named endpoint (HTTP + queue + PNG files included)
+and the table gives median and p95 in ms per action. Target (issue 4): every action answers within 500 ms on the
+2-core machine; a traversal grid of up to 32x9 images counts as one action. A script that prints figures, not a
+pass/fail test. Timings are distorted while other jobs use the CPU: say so when you report them.
+
+Adding cases: write a function `xxx_cases(ctx) -> list[Case]` below and list it in CASE_BUILDERS. `ctx` has
+`registry` (explorer.ModelRegistry), `vae` / `cvae` / `ae` (model names) and `client` (gradio_client.Client, or
+None with --no-app). A Case is (name, kind, callable); kind is "direct" or "api".
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+@dataclass
+class Case:
+    name: str
+    kind: str            # "direct" (plain function) or "api" (live app through gradio_client)
+    call: Callable[[], object]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cases of explorer.ztools: interpolation, traversal grid, nearest neighbours, attribute arithmetic
+
+def ztools_cases(ctx) -> list[Case]:
+    from explorer import ztools
+
+    reg, vae, cvae, ae = ctx.registry, ctx.vae, ctx.cvae, ctx.ae
+    lv, lc, la = reg.get(vae), reg.get(cvae), reg.get(ae)
+    dv, dc, da = lv.model.latent_dim, lc.model.latent_dim, la.model.latent_dim
+    zv = [0.5] * dv
+    cases = [
+        Case(f"interpolate {vae} 8 linear", "direct",
+             lambda: ztools.interpolate(lv, 0, 1, 8, "linear")),
+        Case(f"interpolate {vae} 32 slerp", "direct",
+             lambda: ztools.interpolate(lv, 0, 1, 32, "slerp")),
+        Case(f"interpolate {cvae} 32 sweep", "direct",
+             lambda: ztools.interpolate(lc, 0, 1, 32, "linear", "sweep")),
+        Case(f"traverse {vae} {dv}x9", "direct", lambda: ztools.traverse(lv, zv)),
+        Case(f"traverse {cvae} {dc}x9", "direct", lambda: ztools.traverse(lc, [0.0] * dc, 3)),
+        Case(f"traverse {ae} {da}x9", "direct", lambda: ztools.traverse(la, [0.0] * da)),
+        Case(f"neighbours {vae} k=8", "direct", lambda: ztools.nearest_neighbours(lv, zv)),
+        Case(f"arithmetic {vae}", "direct", lambda: ztools.move_towards(lv, zv, 3, 8, 1.0)),
+    ]
+    c = ctx.client
+    if c is not None:
+        cases += [
+            Case(f"/interpolate {vae} 8 linear", "api",
+                 lambda: c.predict(model=vae, index_a=0, index_b=1, steps=8, mode="linear", api_name="/interpolate")),
+            Case(f"/interpolate {vae} 32 slerp", "api",
+                 lambda: c.predict(model=vae, index_a=0, index_b=1, steps=32, mode="slerp", api_name="/interpolate")),
+            Case(f"/traverse {vae} {dv}x9", "api",
+                 lambda: c.predict(model=vae, z=zv, label=-1, api_name="/traverse")),
+            Case(f"/traverse {cvae} {dc}x9", "api",
+                 lambda: c.predict(model=cvae, z=[0.0] * dc, label=3, api_name="/traverse")),
+            Case(f"/neighbours {vae} k=8", "api",
+                 lambda: c.predict(model=vae, z=zv, api_name="/neighbours")),
+            Case(f"/attribute {vae}", "api",
+                 lambda: c.predict(model=vae, z=zv, from_class=3, to_class=8, strength=1.0, api_name="/attribute")),
+        ]
+    return cases
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cases of explorer.extras (helper B): your own drawing, AE vs VAE vs CVAE, training dynamics, export, dataset
+
+def extras_cases(ctx) -> list[Case]:
+    return []
+
+
+CASE_BUILDERS = [ztools_cases, extras_cases]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+def time_case(case: Case, repeats: int) -> list[float]:
+    case.call()  # warm-up: first calls load the model, import torch, fill caches
+    ms = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        case.call()
+        ms.append((time.perf_counter() - t0) * 1000)
+    return ms
+
+
+def p95(ms: list[float]) -> float:
+    return statistics.quantiles(ms, n=20)[-1] if len(ms) >= 2 else ms[0]
+
+
+def pick(names: list[str], wanted: str | None, kind: str) -> str:
+    if wanted:
+        return wanted
+    for n in names:  # prefer MNIST, then any model of that kind
+        if n.startswith("mnist-") and n.endswith(f"-{kind}") or n == f"fake-{kind}":
+            return n
+    return next(n for n in names if n.endswith(f"-{kind}"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--model", help="an unconditional VAE (default mnist-vae)")
+    p.add_argument("--cvae", help="a conditional VAE (default mnist-cvae)")
+    p.add_argument("--ae", help="a plain autoencoder (default mnist-ae)")
+    p.add_argument("--no-app", action="store_true", help="time only the plain functions")
+    p.add_argument("--fake", action="store_true", help="tiny synthetic models instead of the shipped assets")
+    p.add_argument("-k", default="", help="only cases whose name contains this text")
+    args = p.parse_args(argv)
+
+    import torch
+
+    from benchmarks.apphost import AppServer, shipped_assets_present
+    from explorer import ModelRegistry
+
+    torch.set_num_threads(1)  # as the app does (explorer.registry.load_folder)
+    tmp = tempfile.TemporaryDirectory(prefix="tools-latency-")
+    fake = args.fake or not shipped_assets_present()
+    if fake:
+        from explorer.testing import make_assets
+        assets = make_assets(Path(tmp.name) / "assets", latent_dim=16, n_points=2000)
+        print(f"fake models (latent 16, 2,000 points) in {assets}: assets/ has no shipped models or --fake")
+    else:
+        assets = REPO / "assets"
+    registry = ModelRegistry.discover(assets)
+    names = registry.names()
+    ctx = SimpleNamespace(registry=registry, vae=pick(names, args.model, "vae"), cvae=pick(names, args.cvae, "cvae"),
+                          ae=pick(names, args.ae, "ae"), client=None)
+    server = None
+    try:
+        if not args.no_app:
+            from gradio_client import Client
+            server = AppServer(env={"EXPLORER_ASSETS_DIR": str(assets)})
+            ctx.client = Client(server.url, verbose=False)
+        cases = [c for build in CASE_BUILDERS for c in build(ctx) if args.k in c.name]
+        print(f"{'action':<44} {'how':<7} {'median ms':>10} {'p95 ms':>8}  (n={args.repeats}, target <= 500 ms)")
+        for case in cases:
+            try:
+                ms = time_case(case, args.repeats)
+            except Exception as e:  # noqa: BLE001 - a broken case is reported, the others still run
+                print(f"{case.name:<44} {case.kind:<7} failed: {type(e).__name__}: {str(e)[:80]}")
+                continue
+            flag = "" if statistics.median(ms) <= 500 else "  over target"
+            print(f"{case.name:<44} {case.kind:<7} {statistics.median(ms):10.1f} {p95(ms):8.1f}{flag}", flush=True)
+    finally:
+        if server is not None:
+            server.stop()
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
