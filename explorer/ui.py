@@ -118,6 +118,7 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
                     random_btn = gr.Button("Random sample", elem_id="random-button", variant="primary",
                                            size="md", min_width=120)
                     reset_btn = gr.Button("Reset to zero", elem_id="reset-button", size="md", min_width=120)
+                ui_ztools.decoded_download()  # a "Download PNG" link of the image above (made in the browser)
                 seed = gr.Number(0, label="Seed for the next random sample (goes up by one after each)",
                                  precision=0, minimum=0, elem_id="seed")
                 status = gr.Markdown("", elem_id="status")
@@ -142,7 +143,7 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
                 # get_figure (a server function) so that later small updates (the marker) stay cheap.
                 latent_map = gr.HTML(None, html_template='<div class="xp-map-plot"></div>', js_on_load=map_js,
                                      head=f'<script src="{plotly_src}"></script>', elem_id="latent-map",
-                                     marker=None, min_height=470, server_functions=[get_figure])
+                                     marker=None, path=None, min_height=470, server_functions=[get_figure])
                 map_note = gr.Markdown("", elem_id="map-note")
                 gr.Markdown("**Click a point** to see that test image next to its reconstruction and to load its "
                             "latent mean into the sliders.")
@@ -175,6 +176,7 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
         # helpers that turn an action's result into their updates, and wires its own events and API endpoints.
         shared = SimpleNamespace(registry=registry, model_picker=model_picker, class_picker=class_picker,
                                  projection=projection, seed=seed, sliders=sliders, latent_map=latent_map,
+                                 random_btn=random_btn, reset_btn=reset_btn,
                                  decoded=decoded, class_row=class_row, status=status, map_note=map_note,
                                  z_outputs=z_outputs, z_updates=z_updates, slider_updates=slider_updates,
                                  friendly=friendly, fast=fast, BLANK=BLANK, IMG_TEMPLATE=IMG_TEMPLATE)

@@ -117,4 +117,7 @@ def test_endpoints_are_documented(served):
     assert [p["parameter_name"] for p in named["/reconstruct"]["parameters"]] == ["model", "index"]
     defaults = {p["parameter_name"]: p["parameter_default"] for p in named["/decode"]["parameters"]}
     assert defaults == {"model": registry.default, "z": [0.0] * D, "label": -1}  # real values in the docs
-    assert len(named) == 3  # the UI's own events stay private
+    from explorer import ui_extras, ui_ztools
+
+    tools = set(ui_ztools.API_NAMES) | set(getattr(ui_extras, "API_NAMES", ()))  # the tool tabs' endpoints
+    assert set(named) == {"/decode", "/reconstruct", "/list_models"} | {f"/{n}" for n in tools}  # UI events private

@@ -31,8 +31,11 @@ def test_stable_element_ids(demo):
 
 
 def test_only_the_named_endpoints_are_public(demo):
+    from explorer import ui_extras, ui_ztools
+
     public = {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"}
-    assert public == {"decode", "reconstruct", "list_models"}
+    tools = set(ui_ztools.API_NAMES) | set(getattr(ui_extras, "API_NAMES", ()))  # each tool tab lists its own
+    assert public == {"decode", "reconstruct", "list_models"} | tools
 
 
 def test_slider_events_keep_only_the_last_move(demo):

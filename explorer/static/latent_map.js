@@ -4,6 +4,9 @@
 // props.value  : {model, projection}; the figure (explorer/latent_map.py: build_figure) is fetched with
 //                server.get_figure, so the big figure never sits in props (every prop update would copy it)
 // props.marker : {x, y} of the current z; moving it relayouts only layout.shapes[0] (no WebGL redraw)
+// props.path   : an interpolation path, {pca: {x: [...], y: [...]}, tsne: {...}} (explorer/ztools.py: path_on_map)
+//                or null; drawn as layout.shapes[1] (an SVG path in data coordinates) with "A" / "B" annotations,
+//                again a relayout, never a WebGL redraw
 // A click on a point sends trigger("select", {index, value}) with the test-image index from customdata.
 (function () {
   const plot = element.querySelector(".xp-map-plot");
@@ -57,6 +60,32 @@
       });
     }
     moveMarker();
+    drawPath();
+  }
+
+  // The interpolation path on the projection now drawn; the figure (layout.shapes[0]) never holds it, so a new
+  // figure (model or projection change) is drawn without it and drawPath puts the right one back.
+  function drawPath() {
+    if (!plot.layout || drawnKey === null) return;
+    const p = props.path;
+    const xy = p && p[plot.dataset.projection];
+    const n = xy && xy.x ? xy.x.length : 0;
+    if (n < 2) {
+      if ((plot.layout.shapes || []).length > 1 || (plot.layout.annotations || []).length) {
+        Plotly.relayout(plot, { "shapes[1].visible": false, annotations: [] });
+      }
+      plot.dataset.path = "0";
+      return;
+    }
+    let d = "";
+    for (let i = 0; i < n; i++) d += (i ? " L" : "M") + xy.x[i] + "," + xy.y[i];
+    const shape = { type: "path", path: d, xref: "x", yref: "y", layer: "above", visible: true,
+                    line: { color: "#111111", width: 2.5 } };
+    const label = (text, i) => ({ x: xy.x[i], y: xy.y[i], text: "<b>" + text + "</b>", showarrow: true,
+                                  arrowhead: 0, ax: 0, ay: -22, font: { size: 13, color: "#111111" },
+                                  bgcolor: "rgba(255,255,255,0.85)", bordercolor: "#111111", borderpad: 2 });
+    Plotly.relayout(plot, { "shapes[1]": shape, annotations: [label("A", 0), label("B", n - 1)] });
+    plot.dataset.path = String(n);
   }
 
   function moveMarker() {
@@ -79,5 +108,6 @@
     draw();
     watch("value", draw);
     watch("marker", moveMarker);
+    watch("path", drawPath);
   });
 })();
