@@ -76,8 +76,9 @@ def ztools_cases(ctx) -> list[Case]:
                  lambda: c.predict(model=cvae, z=[0.0] * dc, label=3, api_name="/traverse")),
             Case(f"/neighbours {vae} k=8", "api",
                  lambda: c.predict(model=vae, z=zv, api_name="/neighbours")),
-            Case(f"/attribute {vae}", "api",
-                 lambda: c.predict(model=vae, z=zv, from_class=3, to_class=8, strength=1.0, api_name="/attribute")),
+            Case(f"/move_towards {vae}", "api",
+                 lambda: c.predict(model=vae, z=zv, from_class=3, to_class=8, strength=1.0,
+                                   api_name="/move_towards")),
         ]
     return cases
 
