@@ -5,6 +5,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 from .checkpoint import ModelLoadError, OutputError
 from .config import ConfigError, ModelConfig, TrainConfig
@@ -32,7 +33,8 @@ def _train(args) -> None:
     model = train(mcfg, tcfg, args.out, resume=args.resume, data=data)
     if not args.no_eval:
         command = "python -m training " + " ".join(sys.argv[1:])
-        finish_folder(model, args.out, data, k=args.k, tsne=not args.no_tsne, command=command, wall_start=t0)
+        finish_folder(model, args.out, data, k=args.k, tsne=not args.no_tsne, umap=not args.no_umap,
+                      command=command, wall_start=t0)
 
 
 def _evaluate(args) -> None:
@@ -60,6 +62,22 @@ def _build_assets(args) -> None:
     dirs = {"mnist": args.mnist_dir, "fashion-mnist": args.fashion_mnist_dir}
     build_assets(args.out, dirs, names=args.only, device=args.device, epochs_scale=args.epochs_scale,
                  resume=args.resume, jobs=args.jobs)
+
+
+def _add_umap(args) -> None:
+    from .evaluate import add_umap, umap_available
+
+    if not umap_available():
+        raise ConfigError("umap-learn is not installed: `pip install umap-learn` (it needs numba), then run again.")
+    missing = [f for f in args.folders if not (Path(f) / "latent_map.npz").is_file()]
+    if missing:
+        raise ConfigError(f"no latent_map.npz in {', '.join(missing)}; make one with "
+                          "`python -m training evaluate FOLDER --map`.")
+    for folder in args.folders:
+        t0 = time.time()
+        done = add_umap(folder, seed=args.seed, force=args.force)
+        print(f"{folder}: " + (f"UMAP added in {time.time() - t0:.1f}s" if done else
+                               "already has UMAP coordinates (--force recomputes them)"), flush=True)
 
 
 def _table(args) -> None:
@@ -98,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--resume", action="store_true", help="continue from the last completed epoch in --out")
     t.add_argument("--no-eval", action="store_true", help="skip evaluation, latent map and model card")
     t.add_argument("--no-tsne", action="store_true", help="skip the t-SNE projection of the latent map")
+    t.add_argument("--no-umap", action="store_true",
+                   help="skip the UMAP projection (made only when umap-learn is installed)")
     t.add_argument("-k", type=int, default=64, help="importance samples for the IWAE bound")
     t.set_defaults(func=_train)
 
@@ -119,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--resume", action="store_true")
     b.add_argument("--jobs", type=int, default=2, help="processes (one per dataset, one thread each)")
     b.set_defaults(func=_build_assets)
+
+    u = sub.add_parser("add-umap", help="add UMAP coordinates to existing latent maps (no retraining)")
+    u.add_argument("folders", nargs="+", help="model folders holding a latent_map.npz")
+    u.add_argument("--seed", type=int, default=0)
+    u.add_argument("--force", action="store_true", help="recompute when the map already has UMAP coordinates")
+    u.set_defaults(func=_add_umap)
 
     tb = sub.add_parser("table", help="print a markdown table of the model folders under a folder")
     tb.add_argument("root", nargs="?", default="assets")

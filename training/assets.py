@@ -28,7 +28,7 @@ COMMON_TRAIN = {"batch_size": 64, "lr": 2e-3, "lr_min_ratio": 0.1, "weight_decay
 
 def finish_folder(model: LatentModel, folder: str | Path, data: Dataset, *, k: int = 64, tsne: bool = True,
                   command: str | None = None, wall_start: float | None = None, half: bool = False,
-                  log=print) -> dict:
+                  umap: bool = True, log=print) -> dict:
     """Evaluate on the test split, store the latent map, and write metrics.json and the model card.
 
     half=True first rounds the weights to float16 and saves them so: the figures describe the file that ships.
@@ -44,7 +44,7 @@ def finish_folder(model: LatentModel, folder: str | Path, data: Dataset, *, k: i
     log(f"{folder.name}: evaluated in {time.time() - t0:.0f}s  -ELBO {metrics['neg_elbo']}  "
         f"IWAE {metrics.get(f'iwae_k{k}')}  5-NN {metrics['knn5_accuracy']:.3f}")
     t1 = time.time()
-    save_latent_map(folder, build_latent_map(model, data.test, tsne=tsne))
+    save_latent_map(folder, build_latent_map(model, data.test, tsne=tsne, umap=umap))
     log(f"{folder.name}: latent map in {time.time() - t1:.0f}s")
     write_model_card(folder, command=command, wall_seconds=None if wall_start is None else time.time() - wall_start)
     return metrics

@@ -120,8 +120,45 @@ def tsne_2d(points: np.ndarray, seed: int = 0) -> np.ndarray:
         return TSNE(n_components=2, perplexity=30, init="pca", random_state=seed).fit_transform(points).astype(np.float32)
 
 
-def build_latent_map(model: LatentModel, test: Split, *, seed: int = 0, tsne: bool = True) -> dict[str, np.ndarray]:
-    """Means, labels, images and 2-D PCA / t-SNE coordinates of every test image, for the app."""
+def umap_available() -> bool:
+    """True when umap-learn imports (it is optional: numba, which it needs, has no wheels for some platforms)."""
+    try:
+        import umap  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def umap_2d(points: np.ndarray, seed: int = 0) -> np.ndarray:
+    """2-D UMAP (umap-learn, 15 neighbours, min_dist 0.1) of (N, D) points: (N, 2) float32.
+
+    random_state makes it reproducible (and single-threaded); n_jobs=1 says so explicitly. Raises ImportError
+    when umap-learn is not installed.
+    """
+    import umap
+
+    reducer = umap.UMAP(n_components=2, n_neighbors=15, min_dist=0.1, random_state=seed, n_jobs=1)
+    return np.asarray(reducer.fit_transform(np.asarray(points, dtype=np.float32)), dtype=np.float32)
+
+
+def add_umap(folder: str | Path, seed: int = 0, force: bool = False) -> bool:
+    """Add a "umap" array to a folder's latent_map.npz from its stored means, without retraining.
+
+    Every other array is written back unchanged (same values, dtype and shape) and the file is replaced
+    atomically. Returns False (and changes nothing) when the map already has one and force is False.
+    """
+    arrays = load_latent_map(folder)
+    if "umap" in arrays and not force:
+        return False
+    arrays["umap"] = umap_2d(arrays["mu"], seed)
+    save_latent_map(folder, arrays)
+    return True
+
+
+def build_latent_map(model: LatentModel, test: Split, *, seed: int = 0, tsne: bool = True,
+                     umap: bool = True) -> dict[str, np.ndarray]:
+    """Means, labels, images and 2-D PCA / t-SNE (and UMAP, when umap-learn is installed) coordinates of every
+    test image, for the app."""
     from sklearn.decomposition import PCA
 
     mu = encode_split(model, test).numpy().astype(np.float32)                   # (N, D)
@@ -136,6 +173,8 @@ def build_latent_map(model: LatentModel, test: Split, *, seed: int = 0, tsne: bo
     }
     if tsne:
         out["tsne"] = tsne_2d(mu, seed)
+    if umap and umap_available():
+        out["umap"] = umap_2d(mu, seed)
     return out
 
 
