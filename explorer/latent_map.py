@@ -7,6 +7,7 @@ the stored point nearest to it.
 npz arrays (N test images, D latent dimensions):
     mu (N, D) float32, labels (N,) int64, images (N, 28, 28) uint8, pca (N, 2), tsne (N, 2),
     pca_mean (D,), pca_components (2, D)   so that pca ~= (mu - pca_mean) @ pca_components.T
+    umap (N, 2)                           optional: maps made where umap-learn is installed have it
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import numpy as np
 from .checks import InputError, shown, validate_z
 
 MAP_NAME = "latent_map.npz"
-PROJECTIONS = {"pca": "PCA", "tsne": "t-SNE"}  # key in the npz -> label shown to people
+PROJECTIONS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}  # key in the npz -> label shown to people
+OPTIONAL_PROJECTIONS = ("umap",)  # older maps (and machines without umap-learn) lack these
 
 # Tableau 10: distinct, colour-blind-friendlier than most; more classes cycle through a second palette.
 CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -29,6 +31,8 @@ CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 MARKER_COLOR = "#111111"
 MARKER_FILL = "#ffd700"
 TSNE_NOTE = ("t-SNE has no formula for placing a new point, so on this view the yellow dot sits on the test image "
+             "whose latent mean is nearest to the current z.")
+UMAP_NOTE = ("The stored UMAP layout cannot place a new point, so on this view the yellow dot sits on the test image "
              "whose latent mean is nearest to the current z.")
 PCA_NOTE = "The yellow dot is the current slider vector, projected onto the same PCA plane as the test images."
 
@@ -70,7 +74,7 @@ def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | 
             missing = [k for k in want if k not in f.files]
             if missing:
                 raise MapLoadError(f"{path} lacks the arrays {missing}; {regen}.")
-            a = {k: f[k] for k in want}
+            a = {k: f[k] for k in want + [k for k in OPTIONAL_PROJECTIONS if k in f.files]}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
         if isinstance(e, MapLoadError):
             raise
@@ -83,6 +87,7 @@ def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | 
         (a["images"].shape == (n, 28, 28), "images", f"({n}, 28, 28)"),
         (a["pca"].shape == (n, 2), "pca", f"({n}, 2)"),
         (a["tsne"].shape == (n, 2), "tsne", f"({n}, 2)"),
+        *[(a[k].shape == (n, 2), k, f"({n}, 2)") for k in OPTIONAL_PROJECTIONS if k in a],
         (a["pca_mean"].shape == (latent_dim,), "pca_mean", f"({latent_dim},)"),
         (a["pca_components"].shape == (2, latent_dim), "pca_components", f"(2, {latent_dim})"),
     ]
@@ -99,7 +104,7 @@ def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | 
     by_class = {c: np.flatnonzero(labels == c) for c in range(len(class_names))}
     images = a["images"] if a["images"].dtype == np.uint8 else (np.clip(a["images"], 0, 1) * 255).astype(np.uint8)
     return LatentMap(mu=a["mu"].astype(np.float32), labels=labels, images=images,
-                     coords={k: a[k].astype(np.float32) for k in PROJECTIONS},
+                     coords={k: a[k].astype(np.float32) for k in PROJECTIONS if k in a},
                      pca_mean=a["pca_mean"].astype(np.float32),
                      pca_components=a["pca_components"].astype(np.float32),
                      class_names=list(class_names), by_class=by_class)
@@ -161,16 +166,27 @@ def marker_position(lmap: LatentMap, z, projection: str) -> dict:
     if projection == "pca":
         x, y = project_pca(lmap, z)
         return {"x": x, "y": y, "index": None, "note": PCA_NOTE}
+    xy = check_stored(lmap, projection)
     i = nearest_index(lmap, z)
-    x, y = lmap.coords["tsne"][i]
-    return {"x": float(x), "y": float(y), "index": i, "note": TSNE_NOTE}
+    x, y = xy[i]
+    return {"x": float(x), "y": float(y), "index": i, "note": TSNE_NOTE if projection == "tsne" else UMAP_NOTE}
 
 
 def check_projection(projection: str) -> str:
-    key = {"pca": "pca", "tsne": "tsne", "t-sne": "tsne"}.get(str(projection).strip().lower())
+    key = {"pca": "pca", "tsne": "tsne", "t-sne": "tsne", "umap": "umap"}.get(str(projection).strip().lower())
     if key is None:
-        raise InputError(f"unknown projection {shown(projection)}; use 'pca' or 'tsne'.")
+        raise InputError(f"unknown projection {shown(projection)}; use 'pca', 'tsne' or 'umap'.")
     return key
+
+
+def check_stored(lmap: LatentMap, projection: str) -> np.ndarray:
+    """The (N, 2) coordinates of a projection the map stores, or InputError saying how to add it."""
+    xy = lmap.coords.get(projection)
+    if xy is None:
+        raise InputError(f"this model's latent map has no {PROJECTIONS[projection]} coordinates; pick "
+                         f"{' or '.join(PROJECTIONS[k] for k in lmap.coords)}, or add them with "
+                         "`python -m training add-umap MODEL_FOLDER`.")
+    return xy
 
 
 def latent_ranges(lmap: LatentMap, minimum: float = 3.0, per_dimension: bool = False) -> np.ndarray:
@@ -197,7 +213,7 @@ def build_figure(lmap: LatentMap, projection: str, marker: dict | None = None, *
     marker for the current z is `layout.shapes[0]`, a fixed-size circle anchored at the data point.
     """
     projection = check_projection(projection)
-    xy = lmap.coords[projection]
+    xy = check_stored(lmap, projection)
     xy = np.round(xy.astype(np.float64), 3)  # 3 decimals is far finer than a pixel; halves the JSON
     data = []
     for c, idx in lmap.by_class.items():

@@ -16,10 +16,10 @@ from types import SimpleNamespace
 import gradio as gr
 import numpy as np
 
-from . import actions, ui_extras, ui_ztools
+from . import actions, extras, ui_extras, ui_ztools
 from .checks import InputError, validate_seed
 from .images import png_data_uri, to_display_image
-from .latent_map import MapLoadError
+from .latent_map import MapLoadError, check_projection
 from .registry import ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ MAX_SLIDERS = 32  # the training package caps latent_dim at 32; sliders beyond a
 STATIC = Path(__file__).resolve().parent / "static"
 # plotly.min.js as shipped inside the plotly package (found without importing plotly, which is slow to import)
 PLOTLY_JS = Path(importlib.util.find_spec("plotly").origin).resolve().parent / "package_data" / "plotly.min.js"
-PROJECTION_CHOICES = [("PCA", "pca"), ("t-SNE", "tsne")]
+PROJECTION_CHOICES = [("PCA", "pca"), ("t-SNE", "tsne"), ("UMAP", "umap")]  # each model offers those its map has
 BLANK = png_data_uri(to_display_image(np.full((28, 28), 240, np.uint8)))  # light grey until something is shown
 
 INTRO = """# Latent space explorer
@@ -91,7 +91,8 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
     def get_figure(spec: dict) -> dict:
         """Server function called by the map's JavaScript: the plotly figure for {"model", "projection"}."""
         if not isinstance(spec, dict):
-            return {"error": "get_figure takes {\"model\": a model name, \"projection\": \"pca\" or \"tsne\"}."}
+            return {"error": "get_figure takes {\"model\": a model name, \"projection\": \"pca\", \"tsne\" or "
+                             "\"umap\"}."}
         try:
             return actions.figure_for(registry, spec.get("model"), spec.get("projection"))
         except (ValueError, AttributeError) as e:
@@ -138,7 +139,7 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
             with gr.Column(scale=7, min_width=420):
                 projection = gr.Radio(PROJECTION_CHOICES, value="pca", label="Map projection",
                                       elem_id="projection-picker",
-                                      info="Both are precomputed from the test images' latent means.")
+                                      info="All precomputed from the test images' latent means.")
                 # The value is only {"model", "projection"}: the browser fetches the 10,000-point figure through
                 # get_figure (a server function) so that later small updates (the marker) stay cheap.
                 latent_map = gr.HTML(None, html_template='<div class="xp-map-plot"></div>', js_on_load=map_js,
@@ -208,6 +209,9 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
             z = actions.zero_z(loaded)
             choices = actions.class_choices(loaded)
             label = 0 if choices else None
+            projections = extras.projection_choices(loaded)  # UMAP only where the map has it
+            if check_projection(proj) not in [key for _, key in projections]:
+                proj = "pca"
             view = actions.decoded_view(loaded, z, label, proj)
             return [actions.describe_model(loaded.info),
                     gr.update(choices=choices, value=label, visible=bool(choices)),
@@ -216,7 +220,7 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
                     gr.update(value=BLANK, caption="Test image"),
                     gr.update(value=BLANK, caption="Reconstruction"),
                     "", view["image"], gr.update(value=view["row"], visible=bool(view["row"])),
-                    *slider_updates(loaded, z)]
+                    *slider_updates(loaded, z), gr.update(choices=projections, value=proj)]
 
         @friendly
         def on_slide(name, label, proj, *zs):
@@ -262,7 +266,7 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
 
         # ---- wiring -----------------------------------------------------------------------------------------
         model_outputs = [model_info, class_picker, latent_map, map_note, sel_orig, sel_recon, status,
-                         decoded, class_row, *sliders]
+                         decoded, class_row, *sliders, projection]
         demo.load(on_model, [model_picker, projection], model_outputs, **fast)
         model_picker.change(on_model, [model_picker, projection], model_outputs, **fast)
 

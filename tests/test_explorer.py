@@ -193,6 +193,8 @@ def test_nearest_index_and_marker_positions(registry):
     m = marker_position(lmap, z, "pca")
     assert m["index"] is None and m["x"] == pytest.approx(float(lmap.coords["pca"][42][0]), abs=1e-3)
     with pytest.raises(InputError, match="projection"):
+        marker_position(lmap, z, "isomap")
+    with pytest.raises(InputError, match="no UMAP coordinates"):  # a known projection this map does not store
         marker_position(lmap, z, "umap")
 
 
