@@ -52,10 +52,12 @@ ROW_CSS = """
 .zt-empty { opacity:0.7; text-align:center; padding:12px; }
 """
 GRID_CSS = """
-.zt-grid { border-collapse:collapse; margin:0 auto; }
-.zt-grid th { font-weight:normal; font-size:0.8em; padding:0 8px 0 0; text-align:right; white-space:nowrap; }
-.zt-grid thead th { text-align:center; width:60px; padding:0; }
-.zt-grid td { padding:0; }
+.zt-grid { border-collapse:collapse; margin:0 auto; width:auto !important; }
+.zt-grid th, .zt-grid td, .zt-grid tr { border:none !important; background:none !important; }
+.zt-grid th { font-weight:normal; font-size:0.8em; padding:0 8px 0 0 !important; text-align:right;
+              white-space:nowrap; }
+.zt-grid thead th { text-align:center; width:60px; padding:0 !important; }
+.zt-grid td { padding:0 !important; line-height:0; }
 .zt-grid img { display:block; width:544px; height:64px; image-rendering:pixelated; }
 .zt-grid tr.unused th { opacity:0.55; font-style:italic; }
 """

@@ -39,16 +39,26 @@ def _torch():
 # ---------------------------------------------------------------------------------------------------------------
 # Checks of the tools' own values
 
+def _number(value) -> float:
+    """A number sent by the page or a script as a float; NaN (refused by every check) for anything else: text,
+    true/false, lists, None."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return float("nan")
+    return float(value)
+
+
+def _whole(value, lo: int, hi: int) -> int | None:
+    """value as an int when it is a whole number in lo..hi, else None."""
+    f = _number(value)
+    return int(f) if np.isfinite(f) and f == int(f) and lo <= f <= hi else None
+
+
 def check_steps(steps) -> int:
     """The number of images of an interpolation strip, A and B included: a whole number in 2..32."""
-    try:
-        f = float(steps)
-    except (TypeError, ValueError):
-        f = float("nan")
-    if isinstance(steps, bool) or not np.isfinite(f) or f != int(f) or not MIN_STEPS <= f <= MAX_STEPS:
+    if _whole(steps, MIN_STEPS, MAX_STEPS) is None:
         raise InputError(f"steps must be a whole number from {MIN_STEPS} to {MAX_STEPS} (the images in the strip, "
                          f"A and B included), got {shown(steps)}.")
-    return int(f)
+    return int(steps)
 
 
 def _choice(value, allowed: tuple, what: str) -> str:
@@ -70,22 +80,16 @@ def check_class(loaded: LoadedModel, value, what: str = "class") -> int:
     """A class id of the model's latent map (0..C-1), for unconditional models too (their test images have
     classes)."""
     n = len(loaded.latent_map.class_names)
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        f = float("nan")
-    if isinstance(value, bool) or not np.isfinite(f) or f != int(f) or not 0 <= f < n:
+    c = _whole(value, 0, n - 1)
+    if c is None:
         names = ", ".join(f"{i} = {c}" for i, c in enumerate(loaded.latent_map.class_names[:12]))
         raise InputError(f"{what} must be a class id from 0 to {n - 1} ({names}), got {shown(value)}.")
-    return int(f)
+    return c
 
 
 def check_number(value, lo: float, hi: float, what: str) -> float:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        f = float("nan")
-    if isinstance(value, bool) or not np.isfinite(f) or not lo <= f <= hi:
+    f = _number(value)
+    if not np.isfinite(f) or not lo <= f <= hi:
         raise InputError(f"{what} must be a number from {lo:g} to {hi:g}, got {shown(value)}.")
     return f
 
@@ -370,13 +374,10 @@ def nearest_neighbours(loaded: LoadedModel, z, k=N_NEIGHBOURS) -> list[dict]:
     Returns [{"index", "label", "class_name", "distance", "image" (28x28 uint8)}]."""
     lmap = loaded.latent_map
     z = validate_z(z, loaded.model.latent_dim)
-    try:
-        kf = float(k)
-    except (TypeError, ValueError):
-        kf = float("nan")
-    if isinstance(k, bool) or not np.isfinite(kf) or kf != int(kf) or not 1 <= kf <= MAX_NEIGHBOURS:
+    kk = _whole(k, 1, MAX_NEIGHBOURS)
+    if kk is None:
         raise InputError(f"k must be a whole number from 1 to {MAX_NEIGHBOURS}, got {shown(k)}.")
-    k = min(int(kf), lmap.n)
+    k = min(kk, lmap.n)
     diff = lmap.mu - z
     d2 = np.einsum("nd,nd->n", diff, diff)  # (N,)
     idx = np.argpartition(d2, k - 1)[:k]
