@@ -17,6 +17,7 @@ import gradio as gr
 import numpy as np
 
 from . import actions, extras, ui_extras, ui_ztools
+from .gradio_fixes import keep_session_component_ids
 from .checks import InputError, validate_seed
 from .images import png_data_uri, to_display_image
 from .latent_map import MapLoadError, check_projection
@@ -83,6 +84,7 @@ def friendly(fn):
 
 def build_demo(registry: ModelRegistry) -> gr.Blocks:
     """The whole app. Nothing is loaded here: the first model is loaded when the page opens (demo.load)."""
+    keep_session_component_ids()  # else each page session's memory grows with every event (see gradio_fixes)
     gr.set_static_paths([str(PLOTLY_JS)])
     plotly_src = f"/gradio_api/file={PLOTLY_JS}"
     map_js = (STATIC / "latent_map.js").read_text()
@@ -159,11 +161,16 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
 
         def z_updates(view: dict) -> list:
             # Unconditional models have no class row: skip it rather than re-send an empty one on every move.
-            return [view["image"], gr.update(value=view["row"], visible=True) if view["row"] else gr.skip(),
-                    gr.update(marker=view["marker"])]
+            # Plain values, not gr.update(...): gradio rebuilds a component for every property update.
+            return [view["image"], view["row"] if view["row"] else gr.skip(), gr.update(marker=view["marker"])]
 
-        def slider_updates(loaded, z) -> list:
+        def slider_updates(loaded, z, values_only: bool = False) -> list:
+            """New slider values for z. The page's model already set each slider's range and visibility, so most
+            events send values_only=True: plain numbers are cheaper than property updates (gradio builds a new
+            component on the server for each of those)."""
             d = len(z)
+            if values_only:
+                return [float(z[i]) if i < d else 0.0 for i in range(n)]
             r = loaded.slider_range
             return [gr.update(value=z[i], visible=True, minimum=-float(r[i]), maximum=float(r[i]))
                     if i < d else gr.update(visible=False, value=0) for i in range(n)]
@@ -234,14 +241,15 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
             z, how = actions.random_z(loaded, seed_value)
             view = actions.decoded_view(loaded, z, label, proj)
             next_seed = (validate_seed(seed_value) + 1) % 2**53  # the page holds it as a JavaScript number
-            return [*z_updates(view), how, next_seed, *slider_updates(loaded, z)]
+            return [*z_updates(view), how, next_seed, *slider_updates(loaded, z, values_only=True)]
 
         @friendly
         def on_reset(name, label, proj):
             loaded = registry.get(name)
             z = actions.zero_z(loaded)
             view = actions.decoded_view(loaded, z, label, proj)
-            return [*z_updates(view), "z reset to the origin (all zeros).", *slider_updates(loaded, z)]
+            return [*z_updates(view), "z reset to the origin (all zeros).",
+                    *slider_updates(loaded, z, values_only=True)]
 
         @friendly
         def on_projection(name, proj, *zs):
@@ -260,9 +268,9 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
             caption = html.escape(f"Test image #{sel['index']}: {sel['class_name']}")  # names come from a config
             return [gr.update(value=sel["original"], caption=caption),
                     gr.update(value=sel["reconstruction"], caption="Reconstruction from its latent mean"),
-                    gr.update(value=new_label) if loaded.model.num_classes else gr.update(),
+                    new_label if loaded.model.num_classes else gr.skip(),
                     f"Loaded the latent mean of test image #{sel['index']} ({sel['class_name']}).",
-                    *z_updates(view), *slider_updates(loaded, sel["z"])]
+                    *z_updates(view), *slider_updates(loaded, sel["z"], values_only=True)]
 
         # ---- wiring -----------------------------------------------------------------------------------------
         model_outputs = [model_info, class_picker, latent_map, map_note, sel_orig, sel_recon, status,

@@ -163,3 +163,60 @@ def test_memory_and_disk_held_for_strangers_are_bounded(demo):
     kw = launch_kwargs()
     assert kw["state_session_capacity"] <= 1000 and kw["max_file_size"]
     assert demo.delete_cache and demo.delete_cache[1] <= 24 * 3600
+
+
+def test_one_page_session_does_not_grow_with_its_events(registry):
+    """gradio stored a new copy of every updated component per 'update, then use as input' cycle in a session
+    (explorer/gradio_fixes.py); a person alternating a model switch or Random with slider moves grew the server
+    without bound. After 40 such cycles the session must hold no more components than the page has."""
+    from benchmarks.apphost import EventCaller
+    demo = build_demo(registry)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **launch_kwargs())
+    try:
+        c = EventCaller(demo.local_url)
+        for i in range(20):
+            for first in (["on_model", ["fake-vae" if i % 2 else "fake-ae", "pca"]],
+                          ["on_random", ["fake-vae", None, "pca", i]]):
+                assert c.call(*first, session_hash="one-person")["ok"]
+                assert c.call("on_slide", ["fake-vae", None, "pca", 0.5, -1.0, 2.0, *[0.0] * 29],
+                              session_hash="one-person")["ok"]
+        session = demo.state_holder.session_data["one-person"]
+        assert len(session.blocks_config.blocks) == len(demo.default_config.blocks)
+        assert len(session.config_values) <= len(demo.default_config.blocks)
+    finally:
+        demo.close()
+
+
+def test_the_gradio_fix_stops_the_growth_it_was_written_for():
+    """The bare gradio pattern behind explorer/gradio_fixes.py: an event that updates a slider's range, then an
+    event that reads the slider, in one session, without the queue (as the explorer's Random button and sliders)."""
+    from benchmarks.apphost import EventCaller
+    from explorer.gradio_fixes import keep_session_component_ids
+
+    def grown(patched: bool) -> int:
+        from gradio.state_holder import SessionState
+        saved = SessionState.__setitem__
+        if patched:
+            keep_session_component_ids()
+        else:
+            SessionState.__setitem__ = getattr(saved, "__wrapped__", saved)
+        try:
+            with gr.Blocks() as demo:
+                s = gr.Slider(0, 1, value=0.5)
+                out = gr.Number()
+                b = gr.Button()
+                b.click(lambda: gr.update(maximum=2, value=1.0), None, s, queue=False, api_name="widen")
+                s.input(lambda v: v, s, out, queue=False, api_name="read")
+            demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+            try:
+                c = EventCaller(demo.local_url)
+                for _ in range(10):
+                    assert c.call("widen", [], session_hash="p")["ok"] and c.call("read", [1.0], session_hash="p")["ok"]
+                return len(demo.state_holder.session_data["p"].blocks_config.blocks) - len(demo.default_config.blocks)
+            finally:
+                demo.close()
+        finally:
+            SessionState.__setitem__ = saved
+
+    assert grown(patched=False) >= 10  # if gradio fixes its bug this fails: then gradio_fixes can go
+    assert grown(patched=True) == 0
