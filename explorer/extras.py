@@ -97,14 +97,15 @@ def open_image(source) -> Image.Image:
         try:
             with warnings.catch_warnings():
                 # PIL warns from 89 M pixels and refuses from 179 M; the size check below is stricter anyway.
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 im = Image.open(fp)  # lazy: reads the header only
-        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-            if isinstance(e, UnidentifiedImageError):
-                raise InputError("this file is not an image the app can read. Upload a PNG, JPEG, GIF, BMP, "
-                                 "WebP or TIFF picture.") from None
-            raise InputError(f"the image is far too large ({e}). Upload a picture of at most "
-                             f"{MAX_INPUT_SIDE} x {MAX_INPUT_SIDE} pixels.") from None
+        except UnidentifiedImageError:
+            raise InputError("this file is not an image the app can read. Upload a PNG, JPEG, GIF, BMP, WebP or "
+                             "TIFF picture.") from None
+        except Image.DecompressionBombError:
+            raise InputError(f"the image is far too large (over {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels); "
+                             f"the limit is {MAX_INPUT_PIXELS / 1e6:.1f} megapixels (e.g. {MAX_INPUT_SIDE} x "
+                             f"{MAX_INPUT_SIDE}). Scale it down first.") from None
         except OSError:
             raise InputError("this file could not be read as an image (damaged or not an image). Upload a PNG, "
                              "JPEG, GIF, BMP, WebP or TIFF picture.") from None
@@ -211,8 +212,8 @@ def prepare_like_mnist(gray: np.ndarray, what: str = "image") -> tuple[np.ndarra
     size = (max(1, round(cw * s)), max(1, round(ch * s)))  # PIL sizes are (width, height)
     small = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0))
     small = np.clip(small, 0.0, 1.0)
-    if small.max() <= 0:  # a speck that vanished when scaled: keep it visible
-        small = np.ones_like(small)
+    # Thin strokes of a large picture fade when scaled down; MNIST's strokes reach full white, so stretch again.
+    small = small / small.max() if small.max() > 0 else np.ones_like(small)
     cy, cx = _centre_of_mass(small)
     sh, sw = small.shape
     centre = (CANVAS - 1) / 2  # 13.5: between the two middle pixels, in pixel-index coordinates
@@ -357,7 +358,8 @@ def encode_image(registry: ModelRegistry, model: str, image, what: str = "image"
 
 def ranking_rows(ranking: list[dict], top: int = 10) -> list[dict]:
     """The ranking as rows for the page's bar list: name, -ELBO text, bar width in % (probability)."""
-    return [{"name": r["class_name"], "nats": f"{r['neg_elbo']:.1f}", "pct": f"{100 * r['prob']:.1f}",
+    return [{"name": r["class_name"], "nats": f"{r['neg_elbo']:.1f}",
+             "pct": f"{100 * r['prob']:.1f}" if r["prob"] >= 0.0005 else "<0.1",
              "width": f"{max(1.0, 100 * r['prob']):.1f}", "best": i == 0} for i, r in enumerate(ranking[:top])]
 
 
@@ -544,7 +546,7 @@ def training_history(registry: ModelRegistry, model: str) -> dict:
     epochs = [{k: _num(r.get(k)) for k in keys} for r in rows]
     m = info.metrics or {}
     kl = m.get("kl_per_dim")
-    kl = [_num(v) for v in kl] if isinstance(kl, list) else None
+    kl = [_num(v) for v in kl] if isinstance(kl, list) and info.kind != "ae" else None  # an AE has no KL term
     return {"model": info.name, "kind": info.kind, "epochs": epochs, "kl_per_dim": kl,
             "active_units": m.get("active_units")}
 
@@ -573,7 +575,7 @@ def history_figure(hist: dict) -> dict:
     }
     if stochastic:
         layout["yaxis2"] = {"title": {"text": "KL (nats / image)", "font": {"color": "#d62728"}},
-                            "overlaying": "y", "side": "right", "showgrid": False}
+                            "overlaying": "y", "side": "right", "showgrid": False, "tickmode": "auto"}
     return {"data": data, "layout": layout}
 
 

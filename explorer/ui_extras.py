@@ -20,6 +20,7 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from . import actions, extras, images
+from .checks import validate_seed
 
 API_NAMES = ("encode_image", "compare_models", "training_history", "export_map_csv", "generate_dataset")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -55,6 +56,7 @@ RANK_TEMPLATE = ('{{#if value.length}}<div class="xb-rank-title">Classes ranked 
                  '<td class="bar"><span style="width:{{this.width}}%"></span></td><td class="pct">{{this.pct}} %</td>'
                  '</tr>{{/each}}</table>')
 RANK_CSS = """.xb-rank { border-collapse:collapse; width:100%; font-size:0.85em; }
+.xb-rank th, .xb-rank td { border:none !important; background:none !important; }
 .xb-rank th { text-align:right; padding:1px 8px 1px 0; font-weight:normal; white-space:nowrap; }
 .xb-rank td.nats, .xb-rank td.pct { text-align:right; padding:1px 6px; font-variant-numeric:tabular-nums;
                                      white-space:nowrap; }
@@ -119,13 +121,15 @@ def build(shared) -> None:
     plot_head = f'<script src="/gradio_api/file={PLOTLY_JS}"></script>'  # the map's copy; loaded once
     datasets = extras.comparison_datasets(reg)
     cvaes = [n for n in reg.names() if reg.info(n).kind == "cvae" and not reg.info(n).error]
+    default_ds = extras._dataset_key(reg.info(reg.default).dataset) if reg.default else None
+    first_dataset = default_ds if default_ds in datasets else (datasets[0] if datasets else None)
 
     # ---- Your own input -------------------------------------------------------------------------------------
     with gr.Tab("Your drawing", elem_id="tab-draw"):
         gr.Markdown(DRAW_HELP)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=300):
-                sketch = gr.Sketchpad(label="Draw here (black ink; the pad's own buttons undo and clear)",
+                sketch = gr.Sketchpad(label="Draw (pick the brush first)",
                                    elem_id="sketchpad", canvas_size=(280, 280), fixed_canvas=True, layers=False,
                                    transforms=(), format="png", type="numpy", height=360,
                                    brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=12))
@@ -151,12 +155,12 @@ def build(shared) -> None:
     # ---- AE vs VAE vs CVAE ----------------------------------------------------------------------------------
     with gr.Tab("AE vs VAE vs CVAE", elem_id="tab-compare") as compare_tab:
         gr.Markdown(COMPARE_HELP)
-        with gr.Row(equal_height=True):
-            dataset = gr.Radio(datasets, value=datasets[0] if datasets else None, label="Dataset",
-                               elem_id="compare-dataset", scale=2)
+        with gr.Row(equal_height=False):
+            dataset = gr.Radio(datasets, value=first_dataset, label="Dataset", elem_id="compare-dataset", scale=2)
             cseed = gr.Number(0, label="Seed of the random codes", precision=0, minimum=0, elem_id="compare-seed",
                               scale=1, min_width=160)
-            cbtn = gr.Button("Draw new codes", elem_id="compare-button", scale=1, min_width=160)
+            cbtn = gr.Button("New codes (next seed)", elem_id="compare-button", scale=1, min_width=160,
+                             size="md")
         gr.Markdown(f"**Why the AE fails here:** {extras.WHY_AE_DEGRADES}", elem_id="compare-why")
         cols = {}
         with gr.Row(equal_height=False):
@@ -183,9 +187,11 @@ def build(shared) -> None:
     # ---- Export ---------------------------------------------------------------------------------------------
     with gr.Tab("Export", elem_id="tab-export"):
         gr.Markdown(EXPORT_HELP)
-        with gr.Row(equal_height=True):
-            csv_btn = gr.Button("Make the map CSV of the model picked above", elem_id="export-csv-button", scale=1)
-            csv_file = gr.File(label="Latent map (CSV)", elem_id="export-csv-file", interactive=False, scale=2)
+        with gr.Row(equal_height=False):
+            csv_btn = gr.Button("Make the map CSV of the model picked above", elem_id="export-csv-button", scale=1,
+                                size="md")
+            csv_file = gr.File(label="Latent map (CSV)", elem_id="export-csv-file", interactive=False, scale=2,
+                               height=90)
         gr.Markdown(DATASET_HELP)
         with gr.Row(equal_height=True):
             ds_model = gr.Dropdown(cvaes, value=cvaes[0] if cvaes else None, label="Conditional model",
@@ -200,7 +206,7 @@ def build(shared) -> None:
                               "can be generated.", elem_id="dataset-note")
         with gr.Row(equal_height=False):
             ds_files = gr.File(label="Data set (.npz) and sheet (.png)", file_count="multiple", interactive=False,
-                               elem_id="dataset-files", scale=1)
+                               elem_id="dataset-files", scale=1, height=120)
             ds_sheet = gr.HTML(None, html_template='{{#if value}}<img class="xb-grid" src="${value}" '
                                'alt="sample sheet">{{/if}}', elem_id="dataset-sheet", js_on_load=None,
                                css_template=GRID_CSS.replace("max-width:340px", "max-width:560px"), scale=2)
@@ -217,10 +223,9 @@ def build(shared) -> None:
             cvae = bool(loaded.model.num_classes)
             new_label = out["label"] if cvae else label
             view = actions.decoded_view(loaded, out["z"], new_label, proj)
-            how = "; ".join(notes)
-            note = (f"Prepared like MNIST{' (' + how + ')' if how else ''}: cropped to the ink, scaled to "
-                    f"{extras.BOX} px and centred by mass. Its latent mean is now in the sliders; the yellow dot on "
-                    "the map marks it.")
+            steps = notes + ["cropped to the ink", f"scaled to {extras.BOX} px", "centred by mass in 28×28"]
+            note = (f"Prepared like MNIST: {', '.join(steps)}. Its latent mean is now in the sliders, and the "
+                    "yellow dot on the map marks it.")
             if cvae:
                 best = out["ranking"][0]
                 note += (f" Best class: **{html.escape(best['class_name'])}** (−ELBO {best['neg_elbo']:.1f} nats), "
@@ -233,6 +238,10 @@ def build(shared) -> None:
                     *shared.z_updates(view), *shared.slider_updates(loaded, out["z"])]
         handler.__name__ = f"on_encode_{what}"
         return handler
+
+    @friendly
+    def on_next_seed(seed):
+        return (validate_seed(seed) + 1) % 2**53  # the page holds it as a JavaScript number
 
     @friendly
     def on_compare(ds, seed):
@@ -275,8 +284,9 @@ def build(shared) -> None:
     upload.upload(encode_handler("image"), [model, label_in, proj, upload], draw_outputs, **fast)
 
     compare_outputs = [c for kind in extras.KINDS for c in cols[kind]] + [cmetrics]
-    gr.on([compare_tab.select, dataset.change, cbtn.click], on_compare, [dataset, cseed], compare_outputs,
+    gr.on([compare_tab.select, dataset.change, cseed.submit], on_compare, [dataset, cseed], compare_outputs,
           trigger_mode="always_last", **fast)
+    cbtn.click(on_next_seed, [cseed], [cseed], **fast).success(on_compare, [dataset, cseed], compare_outputs, **fast)
     gr.on([dyn_tab.select, model.change], on_dynamics, [model], [hist_plot, kl_plot, dyn_note],
           trigger_mode="always_last", **fast)
     csv_btn.click(on_csv, [model], csv_file, **fast)
