@@ -322,12 +322,13 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
     return demo
 
 
-# Gradio keeps a copy of the page's component config for every session it has seen (about 150 KB here, with 32
-# sliders), up to state_session_capacity sessions, 10,000 by default: 1.5 GB. Every API call through /call or
-# gradio_client is a new session, so a public Space reaches that cap. The explorer keeps no per-session state
-# that matters on the server (no gr.State; every event checks its raw inputs itself), so evicting the least
-# recently used session costs nothing; 200 sessions bound this memory to about 30 MB.
-STATE_SESSION_CAPACITY = 200
+# Gradio keeps a copy of the page's component config for every session it has seen (about 420 KB here, with 32
+# sliders and the tool tabs), up to state_session_capacity sessions, 10,000 by default: 4 GB. Every API call through
+# /call or gradio_client is a new session, so a public Space reaches that cap. The explorer keeps no per-session
+# state that matters on the server (no gr.State; every event checks its raw inputs itself), so evicting the least
+# recently used session costs nothing: its next event starts from the page's defaults, which is all the server
+# ever needed. 50 sessions bound this memory to about 21 MB (benchmarks/memory.py: growth under 5%).
+STATE_SESSION_CAPACITY = 50
 MAX_UPLOAD = "10mb"  # no input takes a file yet, but gradio's /upload route is always open
 
 
