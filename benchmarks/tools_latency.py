@@ -87,7 +87,61 @@ def ztools_cases(ctx) -> list[Case]:
 # Cases of explorer.extras (helper B): your own drawing, AE vs VAE vs CVAE, training dynamics, export, dataset
 
 def extras_cases(ctx) -> list[Case]:
-    return []
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from explorer import extras
+
+    reg, vae, cvae = ctx.registry, ctx.vae, ctx.cvae
+    lv, lc = reg.get(vae), reg.get(cvae)
+    dataset = extras._dataset_key(lv.info.dataset)
+
+    def picture(size, mode, fmt):
+        """A "7": the sketchpad's 280x280 black-on-transparent PNG, or a photo-sized dark-on-light JPEG."""
+        im = Image.new(mode, size, (0, 0, 0, 0) if mode == "RGBA" else (235, 235, 235))
+        w, h = size
+        ImageDraw.Draw(im).line([(0.3 * w, 0.25 * h), (0.7 * w, 0.25 * h), (0.45 * w, 0.8 * h)],
+                                fill=(0, 0, 0, 255) if mode == "RGBA" else (20, 20, 20), width=max(4, w // 25))
+        buf = io.BytesIO()
+        im.save(buf, fmt)
+        return buf.getvalue()
+
+    sketch, photo = picture((280, 280), "RGBA", "PNG"), picture((4000, 3000), "RGB", "JPEG")
+    tmp = Path(tempfile.mkdtemp(prefix="tools-latency-pictures-"))
+    (tmp / "sketch.png").write_bytes(sketch)
+    (tmp / "photo.jpg").write_bytes(photo)
+
+    def encode(loaded, data):
+        img, _ = extras.prepare_image(data, "drawing")
+        return extras.encode_prepared(loaded, img)
+
+    cases = [
+        Case(f"encode drawing {vae}", "direct", lambda: encode(lv, sketch)),
+        Case(f"encode drawing {cvae} (+10-class rank)", "direct", lambda: encode(lc, sketch)),
+        Case(f"encode 12 MP photo {cvae}", "direct", lambda: encode(lc, photo)),
+        Case(f"compare AE/VAE/CVAE {dataset} 3x80", "direct", lambda: extras.compare_models(reg, dataset, 1)),
+        Case(f"training dynamics {vae}", "direct",
+             lambda: [f(extras.training_history(reg, vae)) for f in (extras.history_figure, extras.kl_figure)]),
+        Case(f"map CSV {vae}", "direct", lambda: extras.export_map_csv(reg, vae)),
+        Case(f"generate_dataset {cvae} 10x100", "direct", lambda: extras.generate_dataset(reg, cvae, 100)),
+    ]
+    c = ctx.client
+    if c is not None:
+        from gradio_client import handle_file
+        cases += [
+            Case(f"/encode_image {cvae} drawing", "api",
+                 lambda: c.predict(model=cvae, image=handle_file(str(tmp / "sketch.png")), api_name="/encode_image")),
+            Case(f"/encode_image {cvae} 12 MP photo", "api",
+                 lambda: c.predict(model=cvae, image=handle_file(str(tmp / "photo.jpg")), api_name="/encode_image")),
+            Case(f"/compare_models {dataset}", "api",
+                 lambda: c.predict(dataset=dataset, seed=1, api_name="/compare_models")),
+            Case(f"/training_history {vae}", "api", lambda: c.predict(model=vae, api_name="/training_history")),
+            Case(f"/export_map_csv {vae}", "api", lambda: c.predict(model=vae, api_name="/export_map_csv")),
+            Case(f"/generate_dataset {cvae} 10x100", "api",
+                 lambda: c.predict(model=cvae, per_class=100, seed=0, api_name="/generate_dataset")),
+        ]
+    return cases
 
 
 CASE_BUILDERS = [ztools_cases, extras_cases]

@@ -130,6 +130,8 @@ def to_gray(im: Image.Image) -> tuple[np.ndarray, list[str]]:
     CMYK, palette, YCbCr and 1-bit images go through PIL's own conversions.
     """
     notes: list[str] = []
+    if im.format == "JPEG" and max(im.size) > 2 * WORK_SIDE:
+        im.draft(im.mode, (WORK_SIDE, WORK_SIDE))  # decode a big photo at 1/2, 1/4 or 1/8 scale: much faster
     try:
         im.load()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):

@@ -177,6 +177,10 @@ def test_a_large_photo_is_shrunk_before_the_work():
     im = digit(size=(3000, 2000), stroke=160).convert("RGB")
     out, _ = extras.prepare_image(png(im, compress_level=1))
     assert out.shape == (28, 28) and out.max() > 200
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=90)  # decoded at reduced scale (JPEG draft mode): the same picture comes out
+    jpeg, _ = extras.prepare_image(buf.getvalue())
+    assert np.abs(jpeg.astype(int) - out.astype(int)).mean() < 4
 
 
 # ---------------------------------------------------------------------------------------------------------------
