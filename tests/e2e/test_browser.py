@@ -162,6 +162,129 @@ def test_broken_model_folder_gives_a_clear_message_and_the_app_keeps_working(app
     assert "Traceback" not in page.inner_text("body")
 
 
+# ---- issue 4, explorer.ui_ztools: interpolation, traversal grid, neighbours, attribute arithmetic, PNG downloads --
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def on_model(page, name: str) -> None:
+    pick_model(page, name)
+    page.wait_for_function("(m) => document.querySelector('#latent-map .xp-map-plot')?.dataset.model === m",
+                           arg=name, timeout=20_000)
+    settle(page)
+
+
+def downloaded_png(page, selector: str) -> Image.Image:
+    with page.expect_download(timeout=15_000) as dl:
+        page.click(selector)
+    return Image.open(dl.value.path())
+
+
+def click_map(page, trace: int, point: int) -> int:
+    """Click a map point; returns the test image the map reports as clicked (points overlap: the one on top).
+
+    The whole map is scrolled into view first; a click that plotly does not take as a point click (its hover
+    detection can miss right after a scroll) is retried on the next few points of the trace."""
+    page.eval_on_selector("#latent-map .xp-map-plot", "el => el.scrollIntoView({block: 'center'})")
+    page.wait_for_timeout(300)
+    for k in range(point, point + 5):
+        page.eval_on_selector("#latent-map .xp-map-plot", "el => { el.dataset.clicked = ''; }")
+        click_map_point(page, trace=trace, point=k)
+        try:
+            page.wait_for_function("() => document.querySelector('#latent-map .xp-map-plot').dataset.clicked",
+                                   timeout=3000)
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: try the next point
+            continue
+        return int(page.eval_on_selector("#latent-map .xp-map-plot", "el => el.dataset.clicked"))
+    raise AssertionError(f"no click on trace {trace}, points {point}..{point + 4} reached the map")
+
+
+def toast_with(page, words: str) -> str:
+    toast = page.locator(".toast-body").filter(has_text=words)
+    toast.first.wait_for(timeout=15_000)
+    return toast.first.inner_text()
+
+
+def test_download_the_decoded_image(page):
+    settle(page)  # the last slider move of the test before may still be on its way
+    shown = img_src(page, "decoded-image")
+    png = downloaded_png(page, "#download-decoded a")
+    assert png.size == (280, 280) and np.array_equal(np.asarray(png.convert("L")), pixels(shown))
+
+
+def test_interpolation_between_two_clicks_on_the_map(app, page):
+    _, names = app
+    on_model(page, names["vae"])
+    open_tab(page, "Interpolation")
+    page.locator("#pick-on-map input").check()
+    a = click_map(page, trace=1, point=2)
+    page.wait_for_function("(i) => document.querySelector('#point-a').innerText.includes('#' + i)", arg=a)
+    b = click_map(page, trace=4, point=6)
+    page.wait_for_function("(i) => document.querySelector('#point-b').innerText.includes('#' + i)", arg=b)
+    page.wait_for_function("() => document.querySelectorAll('#interp-strip figure').length === 8")
+    # The path is drawn on the map (8 steps), as a relayout of the figure already there.
+    page.wait_for_function("() => document.querySelector('#latent-map .xp-map-plot').dataset.path === '8'")
+    assert "A" in page.inner_text("#interp-strip") and "linear" in page.inner_text("#interp-note")
+    page.click("#interp-mode label:has-text('slerp')")
+    page.wait_for_function("() => document.querySelector('#interp-note').innerText.includes('slerp')")
+    strip = downloaded_png(page, "#interp-download")
+    assert strip.width > 8 * 28 * 4 and strip.height > 28 * 4
+    # The same point as A and B: a clear message, and the page keeps working.
+    page.locator("#pick-on-map input").uncheck()
+    page.click("#set-a-button")
+    page.click("#set-b-button")
+    text = toast_with(page, "same point")
+    assert "pick a different point" in text and "Traceback" not in text
+
+
+def test_traversal_grid_orders_rows_and_marks_unused_dimensions(app, page):
+    server, names = app
+    open_tab(page, "Traversal grid")
+    page.wait_for_selector("#traverse-grid table.zt-grid", timeout=15_000)
+    d = page.locator("#latent-sliders input[type=range]:visible").count()
+    assert page.locator("#traverse-grid tbody tr").count() == d
+    z = slider_values(page, d)
+    from gradio_client import Client
+    _, info = Client(server.url, verbose=False).predict(model=names["vae"], z=z, label=-1, api_name="/traverse")
+    assert page.locator("#traverse-grid tr.unused").count() == sum(not r["active"] for r in info["rows"])
+    labels = page.locator("#traverse-grid tbody th").all_inner_texts()
+    assert labels[0].startswith(info["rows"][0]["name"] + " ")  # largest KL first
+    grid = downloaded_png(page, "#traverse-download")
+    assert grid.height > d * 28 * 2
+
+
+def test_neighbours_follow_the_current_z(page):
+    open_tab(page, "Nearest neighbours")
+    page.wait_for_function("() => document.querySelectorAll('#neighbours figure').length === 8")
+    i = click_map(page, trace=2, point=4)
+    # The clicked image's own code is its nearest neighbour.
+    page.wait_for_function("(i) => document.querySelector('#neighbours figcaption')?.textContent.startsWith('#' + i + ' ')",
+                           arg=i, timeout=10_000)
+    before = page.inner_html("#neighbours")
+    page.click("#random-button")
+    page.wait_for_function("(b) => document.querySelector('#neighbours').innerHTML !== b", arg=before)
+    assert page.locator("#neighbours figure").count() == 8
+
+
+def test_attribute_arithmetic_moves_z_and_explains_itself_on_a_cvae(app, page):
+    _, names = app
+    open_tab(page, "Attribute arithmetic")
+    page.wait_for_function("() => document.querySelectorAll('#arith-preview figure').length === 7")
+    d = page.locator("#latent-sliders input[type=range]:visible").count()
+    z0, before = slider_values(page, d), img_src(page, "decoded-image")
+    page.click("#arith-apply")
+    wait_src_change(page, "decoded-image", before)
+    settle(page, 400)
+    assert slider_values(page, d) != z0
+    assert "Moved z towards" in page.inner_text("#status")
+    on_model(page, names["cvae"])
+    page.wait_for_selector("#arith-cvae-note", state="visible")
+    assert "class picker" in page.inner_text("#arith-cvae-note")
+    assert not page.locator("#arith-apply").is_visible()
+    on_model(page, names["vae"])
+
+
 def test_nothing_left_the_machine(page):
     assert page.requests, "no requests recorded"
     hosts = {urlparse(u).hostname for u in page.requests if not u.startswith(("data:", "blob:"))}
