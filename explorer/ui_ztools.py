@@ -291,8 +291,8 @@ def build(shared) -> None:
         _, row, _ = arith_view(loaded, res["z"], f, t, s)  # the preview now starts from the new z
         names = loaded.latent_map.class_names
         status = f"Moved z towards the {names[int(t)]}s (from the {names[int(f)]}s) with strength {float(s):g}."
-        return [*shared.z_updates(view), status, *shared.slider_updates(loaded, res["z"]), row, note,
-                ztools.neighbours_html(ztools.nearest_neighbours(loaded, res["z"]))]
+        return [*shared.z_updates(view), status, *shared.slider_updates(loaded, res["z"], values_only=True), row,
+                note, ztools.neighbours_html(ztools.nearest_neighbours(loaded, res["z"]))]
 
     @friendly
     def on_model(name):

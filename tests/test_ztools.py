@@ -336,3 +336,64 @@ def test_api_bad_input_gets_a_clear_message(served, endpoint, kwargs, words):
         served.predict(**kwargs, api_name=endpoint)
     assert words in str(e.value) and "Traceback" not in str(e.value)
     assert served.predict(api_name="/list_models")  # still serving
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The tabs' own events: anyone can call them by fn_index with any JSON (preprocess=False), so junk must come back
+# as a clear message, never as the "something went wrong" of an unexpected exception.
+
+HUGE = "x" * 100_000
+Z32 = [0.0] * 32
+
+
+@pytest.fixture(scope="module")
+def demo(registry):
+    from explorer.ui import build_demo
+    return build_demo(registry)
+
+
+def event(demo, name):
+    fns = [fn.fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", "") == name]
+    assert fns, f"no event handler named {name}"
+    return fns[0]
+
+
+@pytest.mark.parametrize("name, args, words", [
+    ("on_interpolate", ("fake-vae", None, {"index": 1}, 8, "linear", "fixed"), "point A is not set"),
+    ("on_interpolate", ("fake-vae", {"index": 1}, "junk", 8, "linear", "fixed"), "point B must be"),
+    ("on_interpolate", ("fake-vae", {"index": 1}, {"index": 2}, HUGE, "linear", "fixed"), "from 2 to 32"),
+    ("on_interpolate", ("fake-vae", {"index": HUGE}, {"index": 2}, 8, "linear", "fixed"), "whole number"),
+    ("on_interpolate", ("fake-vae", {"index": 1}, {"index": 2}, 8, ["linear"], "fixed"), "'linear' or 'slerp'"),
+    ("on_interpolate", (HUGE, {"index": 1}, {"index": 2}, 8, "linear", "fixed"), "unknown model"),
+    ("on_interpolate_auto", ("fake-vae", {"index": 3}, {"index": 3}, 8, "linear", "fixed"), "same point"),
+    ("on_set_a", ("fake-vae", None, None, *(["x"] * 32)), "not numbers"),
+    ("on_set_b", ("fake-cvae", 99, "junk", *Z32), "out of range"),
+    ("on_traverse", ("fake-cvae", None, *Z32), "conditional"),
+    ("on_traverse", ("fake-vae", -1, *([None] * 32)), "finite"),
+    ("on_neighbours", ("fake-vae", *([{"a": 1}] * 32)), "numbers"),
+    ("on_neighbours_random", ("fake-vae", -5), "seed"),
+    ("on_neighbours_reset", ({"no": "model"},), "unknown model"),
+    ("on_arith_preview", ("fake-vae", "3", 8, 1.0, *Z32), "class id"),
+    ("on_arith_preview", ("fake-vae", 3, 8, float("nan"), *Z32), "strength"),
+    ("on_arith_apply", ("fake-vae", -1, "pca", 3, 3, 1.0, *Z32), "two different classes"),
+    ("on_arith_apply", ("fake-vae", -1, HUGE, 3, 8, 1.0, *Z32), "unknown projection"),
+    ("on_arith_apply", ("fake-cvae", 0, "pca", 3, 8, 1.0, *Z32), "class picker"),
+])
+def test_tab_events_answer_junk_with_a_clear_message(demo, name, args, words):
+    import gradio as gr
+    with pytest.raises(gr.Error) as e:
+        event(demo, name)(*args)
+    assert words in e.value.message and "went wrong" not in e.value.message and len(e.value.message) < 400
+
+
+def test_map_click_events_check_the_event_data(demo):
+    import gradio as gr
+    on_click = event(demo, "on_map_click")
+    for data, words in [(None, "must carry the index"), ({"index": 10**9}, "out of range"),
+                        ({"index": [HUGE]}, "whole number")]:
+        with pytest.raises(gr.Error) as e:
+            on_click("fake-vae", True, "A", evt=gr.EventData(None, data))
+        assert words in e.value.message
+    out = on_click("fake-vae", True, "B", evt=gr.EventData(None, {"index": 4}))
+    assert out[0] == 4 and out[3]["index"] == 4 and out[-1] == "A"  # the click set B; the next one sets A
+    assert event(demo, "on_interpolate_auto")("fake-vae", None, None, 8, "linear", "fixed") == [gr.skip()] * 4
