@@ -445,9 +445,9 @@ def map_thumbnail(lmap: LatentMap, samples: np.ndarray | None = None, size: int 
     centre = (lo + hi) / 2
     margin = 6
 
-    def to_px(p):
-        q = (p - centre) / span * (size - 2 * margin) + size / 2
-        return np.clip(np.round(q[:, 0]).astype(int), 1, size - 2), np.clip(np.round(size - q[:, 1]).astype(int), 1, size - 2)
+    def to_px(p):  # (N, 2) plane coordinates -> pixel columns and rows (y up), kept off the border
+        q = np.round((p - centre) / span * (size - 2 * margin) + size / 2).astype(int)
+        return np.clip(q[:, 0], 1, size - 2), np.clip(size - q[:, 1], 1, size - 2)
 
     img = np.full((size, size, 3), 255, np.uint8)
     px, py = to_px(xy)

@@ -167,9 +167,14 @@ def build(shared) -> None:
             for kind in extras.KINDS:
                 with gr.Column(min_width=240):
                     title = gr.Markdown(f"**{kind.upper()}**", elem_id=f"compare-title-{kind}")
-                    grid = gr.HTML(shared.BLANK, html_template=GRID_TEMPLATE, alt=f"{kind} samples", caption="",
+                    # Fixed captions: events send plain values (a property update makes gradio copy the component
+                    # for the session).
+                    rows = ": row r is class r" if kind == "cvae" else ""
+                    grid = gr.HTML(shared.BLANK, html_template=GRID_TEMPLATE, alt=f"{kind} samples",
+                                   caption=f"Decoded from z ~ N(0, I){rows}",
                                    elem_id=f"compare-grid-{kind}", js_on_load=None, css_template=GRID_CSS)
-                    cmap = gr.HTML(shared.BLANK, html_template=GRID_TEMPLATE, alt=f"{kind} latent map", caption="",
+                    cmap = gr.HTML(shared.BLANK, html_template=GRID_TEMPLATE, alt=f"{kind} latent map",
+                                   caption="PCA map of the test codes; black crosses: the random codes",
                                    elem_id=f"compare-map-{kind}", js_on_load=None, css_template=GRID_CSS)
                 cols[kind] = (title, grid, cmap)
         cmetrics = gr.Markdown("", elem_id="compare-metrics")
@@ -233,9 +238,8 @@ def build(shared) -> None:
             status = f"Loaded the latent mean of your {what}."
             return [images.png_data_uri(images.to_display_image(img)),
                     images.png_data_uri(images.to_display_image(out["reconstruction"])),
-                    extras.ranking_rows(out["ranking"]), note,
-                    gr.update(value=new_label) if cvae else gr.update(), status,
-                    *shared.z_updates(view), *shared.slider_updates(loaded, out["z"])]
+                    extras.ranking_rows(out["ranking"]), note, new_label if cvae else gr.skip(), status,
+                    *shared.z_updates(view), *shared.slider_updates(loaded, out["z"], values_only=True)]
         handler.__name__ = f"on_encode_{what}"
         return handler
 
@@ -251,13 +255,10 @@ def build(shared) -> None:
             m = res["models"].get(kind)
             if m is None:
                 outs += [f"**{kind.upper()}**: no {kind} model trained on {res['dataset']} is loaded.",
-                         gr.update(value=shared.BLANK, caption=""), gr.update(value=shared.BLANK, caption="")]
+                         shared.BLANK, shared.BLANK]
                 continue
-            outs += [f"**{kind.upper()}** ({m['name']})",
-                     gr.update(value=images.png_data_uri(m["grid"]),
-                               caption="Decoded from z ~ N(0, I)" + (": row r is class r" if kind == "cvae" else "")),
-                     gr.update(value=images.png_data_uri(m["map"]),
-                               caption="PCA map of the test codes; black crosses: the random codes")]
+            outs += [f"**{kind.upper()}** ({m['name']})", images.png_data_uri(m["grid"]),
+                     images.png_data_uri(m["map"])]
         return [*outs, res["table"]]
 
     @friendly
