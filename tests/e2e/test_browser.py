@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from browser import (AppServer, click_map_point, drag_slider, img_src, launch_browser, pick_model,
                      projection_of_map, shipped_assets_present, slider_values, wait_ready, wait_src_change)
@@ -283,6 +283,165 @@ def test_attribute_arithmetic_moves_z_and_explains_itself_on_a_cvae(app, page):
     assert "class picker" in page.inner_text("#arith-cvae-note")
     assert not page.locator("#arith-apply").is_visible()
     on_model(page, names["vae"])
+
+
+# ---- issue 4, explorer.ui_extras: your drawing, AE vs VAE vs CVAE, training dynamics, export, UMAP ------------
+
+def draw_seven(page) -> None:
+    """Pick the sketchpad's brush and draw a "7" with the mouse."""
+    page.locator("#sketchpad button[aria-label=Brush]").click()
+    box = page.locator("#sketchpad canvas").first.bounding_box()
+    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(x + 0.3 * w, y + 0.25 * h)
+    page.mouse.down()
+    page.mouse.move(x + 0.7 * w, y + 0.25 * h, steps=10)
+    page.mouse.move(x + 0.45 * w, y + 0.8 * h, steps=15)
+    page.mouse.up()
+
+
+def picture_file(tmp_path, name: str, image: Image.Image | None = None, data: bytes | None = None) -> str:
+    path = tmp_path / name
+    if image is not None:
+        image.save(path)
+    else:
+        path.write_bytes(data)
+    return str(path)
+
+
+def upload(page, path: str) -> None:
+    page.set_input_files("#image-upload input[type=file]", path)
+
+
+def test_draw_a_digit_loads_it_and_a_cvae_ranks_the_classes(app, page):
+    server, names = app
+    on_model(page, names["cvae"])
+    open_tab(page, "Your drawing")
+    page.click("#encode-drawing-button")  # nothing drawn yet
+    assert "Traceback" not in toast_with(page, "draw something first")
+    draw_seven(page)
+    before, marker = img_src(page, "drawing-prepared"), page.eval_on_selector(
+        "#latent-map .xp-map-plot", "el => el.dataset.marker || ''")
+    page.click("#encode-drawing-button")
+    wait_src_change(page, "drawing-prepared", before)
+    settle(page)
+    prepared = pixels(img_src(page, "drawing-prepared"))[::10, ::10]
+    assert prepared[0].max() == 0 and prepared.max() > 200  # light ink on black, like MNIST
+    rows = page.locator("#class-ranking tr")
+    assert rows.count() == 10
+    best = rows.first.locator("th").inner_text()
+    assert page.locator("#class-picker input:checked").evaluate("el => el.closest('label').innerText").strip() == best
+    d = page.locator("#latent-sliders input[type=range]:visible").count()
+    z = slider_values(page, d)
+    assert any(v != 0 for v in z)
+    # The big image is the drawing's reconstruction: the decoder's image of the sliders' z as the best class.
+    assert np.array_equal(pixels(img_src(page, "decoded-image")), pixels(img_src(page, "drawing-reconstruction")))
+    assert page.eval_on_selector("#latent-map .xp-map-plot", "el => el.dataset.marker || ''") != marker
+    assert "Best class" in page.inner_text("#drawing-note")
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG header declaring width x height pixels, without the pixels."""
+    import struct
+    import zlib
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IEND", b""))
+
+
+def test_upload_a_picture_and_bad_uploads(app, page, tmp_path):
+    _, names = app
+    on_model(page, names["vae"])
+    open_tab(page, "Your drawing")
+    im = Image.new("L", (300, 400), 235)
+    ImageDraw.Draw(im).ellipse((60, 60, 240, 340), outline=20, width=30)  # a dark "0" on light paper
+    before = img_src(page, "drawing-prepared")
+    upload(page, picture_file(tmp_path, "zero.png", im))
+    wait_src_change(page, "drawing-prepared", before)
+    assert "inverted" in page.inner_text("#drawing-note")
+    assert page.locator("#class-ranking tr").count() == 0  # an unconditional model ranks nothing
+    for name, kw, words in [
+        ("notes.png", {"data": b"not an image at all"}, "not an image"),
+        ("bomb.png", {"data": png_header(10_000, 10_000)}, "10,000 x 10,000"),
+        ("blank.png", {"image": Image.new("RGBA", (64, 64), (255, 255, 255, 0))}, "looks blank"),
+    ]:
+        upload(page, picture_file(tmp_path, name, **kw))
+        text = toast_with(page, words)
+        assert "Traceback" not in text and 'File "' not in text
+    rgba = Image.new("RGBA", (200, 200), (0, 0, 0, 0))
+    ImageDraw.Draw(rgba).line([(100, 20), (100, 180)], fill=(255, 255, 255, 255), width=24)  # a white "1"
+    before = img_src(page, "drawing-prepared")
+    upload(page, picture_file(tmp_path, "one.png", rgba))
+    wait_src_change(page, "drawing-prepared", before)
+    assert "transparent" in page.inner_text("#drawing-note")
+
+
+def test_ae_vae_cvae_side_by_side(page):
+    open_tab(page, "AE vs VAE vs CVAE")
+    # The figures table comes with the images (one event): once it is there, so are they.
+    page.wait_for_function("() => document.querySelector('#compare-metrics').innerText.includes('active units')",
+                           timeout=20_000)
+    for kind in ("ae", "vae", "cvae"):
+        assert pixels(img_src(page, f"compare-grid-{kind}")).shape == (302, 242)  # 10 x 8 images of 28 + 2 px
+        assert pixels(img_src(page, f"compare-map-{kind}")).shape == (240, 240)
+    assert "nothing in its training shaped its latent space to N(0, I)" in page.inner_text("#compare-why")
+    assert "active units" in page.inner_text("#compare-metrics")
+    before = img_src(page, "compare-grid-vae")
+    seed = int(page.input_value("#compare-seed input"))
+    page.click("#compare-button")
+    wait_src_change(page, "compare-grid-vae", before, timeout=20_000)
+    assert int(page.input_value("#compare-seed input")) == seed + 1
+
+
+def test_training_dynamics_plots(app, page):
+    _, names = app
+    on_model(page, names["vae"])
+    open_tab(page, "Training dynamics")
+    page.wait_for_selector("#history-plot.xb-plot-ready, #history-plot .xb-plot-ready", timeout=20_000)
+    page.wait_for_selector("#kl-plot.xb-plot-ready, #kl-plot .xb-plot-ready", timeout=20_000)
+    assert page.eval_on_selector("#history-plot .xb-plot", "el => el.dataset.traces") == "4"  # recon, KL x train, test
+    d = page.locator("#latent-sliders input[type=range]:visible").count()
+    assert page.eval_on_selector("#kl-plot .xb-plot", "el => el.dataset.points") == str(d)  # one bar per dimension
+    assert page.eval_on_selector("#history-plot .xb-plot", "el => el.getBoundingClientRect().width") > 200
+    assert "tug-of-war" in page.inner_text("#dynamics-note") or "epochs" in page.inner_text("#dynamics-note")
+
+
+def test_export_map_csv_and_generate_a_dataset(app, page):
+    _, names = app
+    open_tab(page, "Export")
+    page.click("#export-csv-button")
+    link = page.locator("#export-csv-file a").first
+    link.wait_for(timeout=15_000)
+    with page.expect_download(timeout=15_000) as dl:
+        link.click()
+    header = open(dl.value.path()).readline().strip().split(",")
+    assert header[:7] == ["index", "label", "class_name", "pca_x", "pca_y", "tsne_x", "tsne_y"]
+    page.fill("#dataset-per-class input", "0")
+    page.click("#generate-button")
+    assert "Traceback" not in toast_with(page, "1 to 5,000")
+    page.fill("#dataset-per-class input", "200")
+    page.click("#generate-button")
+    page.wait_for_function("() => document.querySelectorAll('#dataset-files a').length >= 2", timeout=30_000)
+    assert "images/s" in page.inner_text("#dataset-note")
+    assert page.locator("#dataset-sheet img").count() == 1
+    files = page.inner_text("#dataset-files")
+    assert ".npz" in files and ".png" in files
+
+
+def test_umap_projection_where_the_map_has_it(app, page):
+    _, names = app
+    on_model(page, names["vae"])
+    labels = page.locator("#projection-picker label").all_inner_texts()
+    if shipped_assets_present():  # the shipped maps carry UMAP coordinates
+        assert [t.strip() for t in labels] == ["PCA", "t-SNE", "UMAP"]
+        page.click("#projection-picker label:has-text('UMAP')")
+        page.wait_for_function("() => document.querySelector('#latent-map .xp-map-plot').dataset.projection "
+                               "=== 'umap'")
+        assert "nearest" in page.inner_text("#map-note")
+        page.click("#projection-picker label:has-text('PCA')")
+        page.wait_for_function("() => document.querySelector('#latent-map .xp-map-plot').dataset.projection "
+                               "=== 'pca'")
+    else:  # the fake maps have none, so the picker does not offer it
+        assert [t.strip() for t in labels] == ["PCA", "t-SNE"]
 
 
 def test_nothing_left_the_machine(page):
