@@ -52,7 +52,7 @@ ROW_CSS = """
 .zt-empty { opacity:0.7; text-align:center; padding:12px; }
 """
 GRID_CSS = """
-.zt-grid { border-collapse:collapse; margin:0 auto; width:auto !important; }
+.zt-grid { border-collapse:collapse; margin:0 auto; width:auto !important; border:none !important; }
 .zt-grid th, .zt-grid td, .zt-grid tr { border:none !important; background:none !important; }
 .zt-grid th { font-weight:normal; font-size:0.8em; padding:0 8px 0 0 !important; text-align:right;
               white-space:nowrap; }

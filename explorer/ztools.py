@@ -242,8 +242,8 @@ def path_on_map(lmap: LatentMap, zs: np.ndarray) -> dict:
     return out
 
 
-PATH_NOTE = ("The black line on the map is the path: exact on PCA; t-SNE cannot place new points, so there it joins "
-             "the test images whose codes are nearest to each step.")
+PATH_NOTE = ("The black line on the map is the path: exact on PCA; t-SNE and UMAP cannot place new points, so there "
+             "it joins the test images whose codes are nearest to each step.")
 
 
 def interpolate_points(loaded: LoadedModel, a: dict, b: dict, steps, mode="linear", class_mode="fixed") -> dict:
@@ -319,6 +319,11 @@ def dimension_scores(loaded: LoadedModel) -> tuple[np.ndarray, str, str]:
     return kl, "KL", f"KL per dimension estimated on {n} test images (metrics.json has no kl_per_dim)"
 
 
+def _fmt(score: float) -> str:
+    """2 decimals, or 2 significant digits below 0.1: 0.0098 must not read as the 0.01 threshold it is under."""
+    return f"{score:.2f}" if abs(score) >= 0.1 else f"{score:.2g}"
+
+
 def traverse(loaded: LoadedModel, z, label=None) -> dict:
     """The traversal grid (the /traverse API): one row per latent dimension, 9 columns where that dimension takes
     the values -3 .. 3 (the rest of z held), rows ordered by how much the model uses the dimension.
@@ -346,7 +351,7 @@ def traverse(loaded: LoadedModel, z, label=None) -> dict:
     unit = " nats" if measure == "KL" else ""
     rows = [{"dim": int(k), "name": f"z{k + 1}", "score": float(scores[k]), "active": bool(active[k]),
              "values": [round(float(v), 3) for v in values[k]],
-             "label": f"z{k + 1} · {measure} {scores[k]:.2f}{unit}" + ("" if active[k] else " · unused")}
+             "label": f"z{k + 1} · {measure} {_fmt(scores[k])}{unit}" + ("" if active[k] else " · unused")}
             for k in order]
     n_active = int(active.sum())
     cut = f"{INACTIVE_KL} nats" if measure == "KL" else f"{INACTIVE_VAR}"
