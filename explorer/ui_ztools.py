@@ -295,7 +295,7 @@ def build(shared) -> None:
                 note, ztools.neighbours_html(ztools.nearest_neighbours(loaded, res["z"]))]
 
     @friendly
-    def on_model(name):
+    def on_model_tools(name):
         """A new model: forget the points and the pictures of the old one; show the controls this kind has."""
         info = reg.info(name)
         cvae = info.kind == "cvae"
@@ -316,7 +316,7 @@ def build(shared) -> None:
     model, label_in, proj = shared.model_picker, shared.class_picker, shared.projection
     gr.on(None, _warm_torchvision, None, None, **fast)  # on page load
     shared.model_picker.change(
-        on_model, [model],
+        on_model_tools, [model],
         [point_a, point_b, next_pick, last_click, card_a, card_b, strip, interp_note, strip_dl, shared.latent_map,
          class_mode, trav_grid, trav_note, trav_dl, nn_html, cvae_note, arith_box, arith_from, arith_to,
          arith_preview], **fast)
