@@ -123,6 +123,7 @@ def build(shared) -> None:
     cvaes = [n for n in reg.names() if reg.info(n).kind == "cvae" and not reg.info(n).error]
     default_ds = extras._dataset_key(reg.info(reg.default).dataset) if reg.default else None
     first_dataset = default_ds if default_ds in datasets else (datasets[0] if datasets else None)
+    cvaes.sort(key=lambda n: extras._dataset_key(reg.info(n).dataset) != first_dataset)  # the default's dataset first
 
     # ---- Your own input -------------------------------------------------------------------------------------
     with gr.Tab("Your drawing", elem_id="tab-draw"):
