@@ -259,8 +259,8 @@ def test_neighbours_follow_the_current_z(page):
     page.wait_for_function("() => document.querySelectorAll('#neighbours figure').length === 8")
     i = click_map(page, trace=2, point=4)
     # The clicked image's own code is its nearest neighbour.
-    page.wait_for_function("(i) => document.querySelector('#neighbours figcaption')?.textContent.startsWith('#' + i + ' ')",
-                           arg=i, timeout=10_000)
+    page.wait_for_function("(i) => document.querySelector('#neighbours figcaption')?.textContent"
+                           ".startsWith('#' + i + ' ')", arg=i, timeout=10_000)
     before = page.inner_html("#neighbours")
     page.click("#random-button")
     page.wait_for_function("(b) => document.querySelector('#neighbours').innerHTML !== b", arg=before)
