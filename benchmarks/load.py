@@ -1,18 +1,25 @@
-"""Concurrent slider moves against one app process: latency percentiles and errors.
+"""Concurrent clients against one app process: latency percentiles and errors.
 
     python benchmarks/load.py                          # 30 clients x 50 slider moves, shipped models, app.py
-    python benchmarks/load.py --endpoint decode        # the same through gradio_client's /decode (the queue)
+    python benchmarks/load.py --endpoint decode        # 30 scripts x 50 calls of the /decode API (REST, the queue)
+    python benchmarks/load.py --endpoint decode-client # the same through gradio_client (heavy on the client side)
     python benchmarks/load.py --clients 5 --calls 10 --fake
 
-Each client is one page session: it picks its model (the six shipped models in turn, as the page's model picker
-does), then sends `--calls` slider moves back to back, each a new random z, exactly as the browser sends them
-(POST /gradio_api/run/predict with the slider event's fn_index; those events run with queue=False). Latency is
-measured per call on the client, from send to full response. Bounded: clients x calls requests, each with a 60 s
-timeout, and a --max-seconds budget after which the clients stop.
+slider: each client is one page session: it picks its model (the six shipped models in turn, as the page's model
+picker does), then sends `--calls` slider moves back to back, each a new random z, exactly as the browser sends them
+(POST /gradio_api/run/predict with the slider event's fn_index; those events run with queue=False).
+decode: each client is a script calling the named /decode endpoint over gradio's REST API, keeping one session as
+gradio_client does: POST /gradio_api/call/decode, read the event stream to its result, download the PNG. These go
+through gradio's queue (default concurrency limit 1: one decode at a time, which one process on 2 cores serves
+fastest). decode-client does the same with 30 gradio_client instances, whose own CPU use (about 60 ms per call, in
+this process, on the same 2 cores) then dominates what is measured.
+Latency is measured per call on the client, from send to full response. Bounded: clients x calls requests, each
+with a 60 s timeout, and a --max-seconds budget after which the clients stop.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -21,6 +28,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.apphost import AppServer, EventCaller, rss_mb  # noqa: E402
@@ -43,6 +52,8 @@ def client_loop(base: str, k: int, models: list[dict], calls: int, endpoint: str
     if endpoint == "slider":
         caller = EventCaller(base, timeout=60)
         caller.call("on_model", [m["name"], "pca"], None, session_hash=session)  # the page loads its model first
+    elif endpoint == "decode":
+        http = httpx.Client(timeout=60)
     else:
         from gradio_client import Client
         client = Client(base, verbose=False)
@@ -60,6 +71,11 @@ def client_loop(base: str, k: int, models: list[dict], calls: int, endpoint: str
                 if not r["ok"]:
                     errors.append(f"{r['status']}: {(r['error'] or '')[:100]}")
                     continue
+            elif endpoint == "decode":
+                error = rest_decode(http, base, session, [m["name"], z, label if ncls else -1])
+                if error:
+                    errors.append(error)
+                    continue
             else:
                 client.predict(model=m["name"], z=z, label=label if ncls else -1, api_name="/decode")
         except Exception as e:  # noqa: BLE001 - counted and reported
@@ -68,8 +84,27 @@ def client_loop(base: str, k: int, models: list[dict], calls: int, endpoint: str
         lat.append(time.perf_counter() - t)
     if endpoint == "slider":
         caller.close()
+    elif endpoint == "decode":
+        http.close()
     else:
         client.close()
+
+
+def rest_decode(http: httpx.Client, base: str, session: str, data: list) -> str | None:
+    """One /decode call over gradio's REST API, as a script with curl or requests makes it: POST the inputs,
+    read the event stream to its result, download the PNG it names. Returns an error message or None."""
+    r = http.post(f"{base}/gradio_api/call/decode", json={"data": data, "session_hash": session})
+    if r.status_code != 200:
+        return f"POST {r.status_code}"
+    text = http.get(f"{base}/gradio_api/call/decode/{r.json()['event_id']}").text
+    if "event: complete" not in text:
+        return "no result: " + text[-100:]
+    payload = json.loads(text.split("event: complete", 1)[1].split("data:", 1)[1].strip().splitlines()[0])
+    url = payload[0]["url"]
+    png = http.get(url)
+    if png.status_code != 200 or not png.content.startswith(b"\x89PNG"):
+        return f"image download {png.status_code}"
+    return None
 
 
 def run(base: str, clients: int, calls: int, endpoint: str, max_seconds: float) -> dict:
@@ -110,7 +145,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--clients", type=int, default=30)
     p.add_argument("--calls", type=int, default=50)
-    p.add_argument("--endpoint", choices=["slider", "decode"], default="slider")
+    p.add_argument("--endpoint", choices=["slider", "decode", "decode-client"], default="slider",
+                   help="slider: the page's slider event; decode: the /decode endpoint over gradio's REST API "
+                        "(POST, event stream, PNG download); decode-client: /decode through gradio_client "
+                        "(its own CPU cost on the same 2 cores dominates)")
     p.add_argument("--fake", action="store_true", help="tiny synthetic models instead of the shipped assets")
     p.add_argument("--url", help="load an app that is already running here instead of starting one")
     p.add_argument("--max-seconds", type=float, default=300)
