@@ -85,8 +85,6 @@ class TrainConfig:
     beta: float = 1.0                 # weight on the KL term; 1 = VAE, other values = beta-VAE
     kl_warmup_epochs: int = 0         # beta moves linearly from beta_start to beta over this many epochs (0 = none)
     beta_start: float = 0.0           # 0 = the usual KL warm-up; > beta anneals down (a cvae then learns to use y)
-    class_adversary: float = 0.0      # cvae: weight of the penalty on class information left in z (0 = off);
-                                      # see train.ClassProbe. Makes prior samples decoded as class c look like c
     seed: int = 0
     device: str = "auto"              # "auto" | "cpu" | "cuda"
     resize: bool = False              # image folders: resize images that are not 28x28
@@ -104,8 +102,6 @@ class TrainConfig:
             raise ConfigError(f"weight_decay={self.weight_decay} must be >= 0.")
         if self.beta < 0 or self.beta_start < 0:
             raise ConfigError(f"beta={self.beta} must be >= 0.")
-        if not self.class_adversary >= 0:
-            raise ConfigError(f"class_adversary={self.class_adversary} must be >= 0.")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device={self.device!r} must be auto, cpu or cuda.")
 

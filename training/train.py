@@ -12,8 +12,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
@@ -40,47 +38,13 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-class ClassProbe(nn.Module):
-    """A small classifier that reads the class from a cvae's posterior mean, used only during training.
-
-    A cvae's decoder gets the class y, so z need not carry it; but nothing stops the encoder from putting class
-    information into z anyway (ours did: 5-NN on the means found the class 81% of the time). Then a z drawn from
-    the prior often "means" another class, and the decoder, given y = c, draws something between the two: only
-    62% of prior samples decoded as c were recognised as c. The probe learns to predict y from mu (its own loss,
-    on mu detached); the encoder is penalised by class_adversary times the probe's cross-entropy against the
-    uniform distribution (with the probe's weights frozen), so z keeps the style and drops the class.
-    """
-
-    def __init__(self, latent_dim: int, num_classes: int, hidden: int = 256):
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
-
-    def losses(self, mu: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(probe loss: cross-entropy of y from mu.detach(); encoder penalty: cross-entropy of the probe's
-        prediction from mu, weights frozen, against the uniform distribution: log(C) when z says nothing)."""
-        probe_loss = F.cross_entropy(self.net(mu.detach()), y)
-        first, second = self.net[0], self.net[2]
-        h = F.relu(F.linear(mu, first.weight.detach(), first.bias.detach()))
-        logp = F.log_softmax(F.linear(h, second.weight.detach(), second.bias.detach()), dim=1)
-        return probe_loss, -logp.mean(1).mean()
-
-
 def loss_terms(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, beta: float,
-               generator: torch.Generator | None = None, sample: bool = True,
-               probe: ClassProbe | None = None, adversary: float = 0.0):
-    """Returns (loss, recon, kl), each a mean over the batch, in nats per image.
-
-    With a probe (cvae training with class_adversary > 0) the loss also holds the probe's own loss and the
-    encoder's penalty for class information in z; recon and kl stay the pure ELBO terms.
-    """
+               generator: torch.Generator | None = None, sample: bool = True):
+    """Returns (loss, recon, kl), each a mean over the batch, in nats per image."""
     out = model(x, y, sample=sample, generator=generator)
     recon = bce_per_image(out.logits, x)                                      # (B,)
     kl = kl_per_image(out.mu, out.logvar) if model.stochastic else torch.zeros_like(recon)
-    loss = (recon + beta * kl).mean()
-    if probe is not None:
-        probe_loss, penalty = probe.losses(out.mu, y)
-        loss = loss + probe_loss + adversary * penalty
-    return loss, recon.mean(), kl.mean()
+    return (recon + beta * kl).mean(), recon.mean(), kl.mean()
 
 
 @torch.no_grad()
@@ -115,13 +79,9 @@ def beta_at(cfg: TrainConfig, epoch_float: float) -> float:
     return cfg.beta_start + (cfg.beta - cfg.beta_start) * t
 
 
-def _save_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, epoch: int, step: int,
-                probe: ClassProbe | None = None) -> None:
-    """Optimizer moments, RNG states and the class probe (if any) as safetensors (never pickle), plus the
-    scalars as JSON."""
+def _save_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, epoch: int, step: int) -> None:
+    """Optimizer moments and RNG states as safetensors (never pickle), plus the scalars as JSON."""
     tensors, scalars = {}, {"epoch": epoch, "step": step, "param_steps": {}}
-    if probe is not None:
-        tensors.update({f"probe.{k}": v.detach().clone() for k, v in probe.state_dict().items()})
     for i, state in opt.state_dict()["state"].items():
         for key, value in state.items():
             if key == "step":
@@ -136,16 +96,13 @@ def _save_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Genera
     ckpt.write_json(out / ckpt.STATE_JSON, scalars)
 
 
-def _load_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, device,
-                probe: ClassProbe | None = None) -> tuple[int, int]:
+def _load_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, device) -> tuple[int, int]:
     try:
         tensors = load_file(str(out / ckpt.STATE_NAME))
         scalars = json.loads((out / ckpt.STATE_JSON).read_text())
     except (FileNotFoundError, SafetensorError, json.JSONDecodeError, OSError) as e:
         raise ckpt.ModelLoadError(f"cannot resume from {out}: training state is missing or unreadable ({e}). "
                                   "Start afresh without --resume, or into a new --out folder.") from e
-    if probe is not None:
-        probe.load_state_dict({k[len("probe."):]: v.to(device) for k, v in tensors.items() if k.startswith("probe.")})
     sd = opt.state_dict()
     for i_str, step in scalars["param_steps"].items():
         i = int(i_str)
@@ -186,17 +143,13 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
 
     torch.manual_seed(cfg.seed)
     model = build_model(model_cfg).to(device)
-    probe = None
-    if cfg.class_adversary > 0 and model.num_classes:
-        probe = ClassProbe(model.latent_dim, model.num_classes).to(device)
-    extra = list(probe.parameters()) if probe is not None else []
-    opt = torch.optim.AdamW([*model.parameters(), *extra], lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     shuffle_gen = torch.Generator().manual_seed(cfg.seed)
     start_epoch, step = 0, 0
     if resume:
         model = ckpt.load_model(out, device=device).train()
-        opt = torch.optim.AdamW([*model.parameters(), *extra], lr=cfg.lr, weight_decay=cfg.weight_decay)
-        start_epoch, step = _load_state(out, opt, shuffle_gen, device, probe)
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        start_epoch, step = _load_state(out, opt, shuffle_gen, device)
         history = history[:start_epoch]
         log(f"resumed from {out} after epoch {start_epoch}")
 
@@ -226,7 +179,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
             idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             x = x_train[idx].unsqueeze(1).float().div_(255)      # (B, 1, 28, 28) in [0, 1]
             y = y_train[idx]
-            loss, recon, kl = loss_terms(model, x, y, beta, probe=probe, adversary=cfg.class_adversary)
+            loss, recon, kl = loss_terms(model, x, y, beta)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
                     f"loss became {loss.item()} at epoch {epoch + 1}, batch {b + 1}; training stopped. "
@@ -250,7 +203,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
         # Checkpoint: weights + config, then optimizer state, then history. Each file is atomic; the epoch
         # recorded in train_state.json is what resume trusts, and it is written after the weights.
         ckpt.save_model(model, out, **meta)
-        _save_state(out, opt, shuffle_gen, epoch + 1, step, probe)
+        _save_state(out, opt, shuffle_gen, epoch + 1, step)
         ckpt.write_json(out / "history.json", {"epochs": history})
         log(f"epoch {epoch + 1}/{cfg.epochs}  train {train_loss:.2f} (recon {train_recon:.2f}, kl {train_kl:.2f})  "
             f"test {test['loss']:.2f} (recon {test['recon']:.2f}, kl {test['kl']:.2f})  {time.time() - t0:.1f}s")
