@@ -22,6 +22,16 @@ def shown(value, limit: int = 60) -> str:
     return r if len(r) <= limit else f"{r[:limit - 3]}... ({type(value).__name__} of {len(r):,} characters)"
 
 
+def to_float(value) -> float:
+    """float(value), except that an integer too large for a float is +-inf instead of OverflowError: JSON carries
+    integers of any size (10**400 reaches a handler as a Python int), and the checks then refuse it as not finite.
+    TypeError / ValueError for values that are not numbers, as float() raises."""
+    try:
+        return float(value)
+    except OverflowError:
+        return -math.inf if value < 0 else math.inf
+
+
 def validate_z(z, latent_dim: int) -> np.ndarray:
     """Turn a list of numbers into a float32 vector (latent_dim,), or raise InputError saying what is wrong."""
     if isinstance(z, (str, bytes)) or z is None:
@@ -32,6 +42,9 @@ def validate_z(z, latent_dim: int) -> np.ndarray:
         arr = np.asarray(z, dtype=np.float64)
     except (TypeError, ValueError):
         raise InputError(f"z must be a list of {latent_dim} numbers; some entries are not numbers.") from None
+    except OverflowError:  # an integer beyond float range (JSON carries any integer)
+        raise InputError(f"z holds an integer too large to be a number (beyond 1e308); send {latent_dim} numbers "
+                         "within about -5..5.") from None
     if arr.ndim != 1:
         raise InputError(f"z must be a flat list of {latent_dim} numbers, got an array of shape {list(arr.shape)}.")
     if arr.shape[0] != latent_dim:
@@ -57,15 +70,16 @@ def validate_label(label, num_classes: int) -> int | None:
         label = -1
     if isinstance(label, bool) or not isinstance(label, (int, float, np.integer, np.floating)):
         raise InputError(f"label must be a whole number (a class id, or -1 for none), got {shown(label)}.")
-    if not math.isfinite(float(label)) or float(label) != int(label):
+    f = to_float(label)
+    if not math.isfinite(f) or f != int(f):
         raise InputError(f"label must be a whole number (a class id, or -1 for none), got {shown(label)}.")
-    label = int(label)
+    sent, label = label, int(label)
     if num_classes == 0:
         if label != -1 and label < 0:
-            raise InputError(f"label {label} is not valid; use -1 (no class) for this unconditional model.")
+            raise InputError(f"label {shown(sent)} is not valid; use -1 (no class) for this unconditional model.")
         return None
     if not 0 <= label < num_classes:
-        raise InputError(f"class id {label} is out of range: this conditional model knows classes "
+        raise InputError(f"class id {shown(sent)} is out of range: this conditional model knows classes "
                          f"0..{num_classes - 1}. Pick one of those.")
     return label
 
@@ -76,7 +90,7 @@ def validate_seed(seed) -> int:
     if isinstance(seed, bool):
         raise InputError(f"the seed must be a whole number, got {seed!r}.")
     try:
-        f = float(seed)
+        f = to_float(seed)
     except (TypeError, ValueError):
         raise InputError(f"the seed must be a whole number, got {shown(seed)}.") from None
     if not math.isfinite(f) or f != int(f) or not 0 <= f < 2**63:

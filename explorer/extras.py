@@ -25,7 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import images
 from .actions import slider_values
-from .checks import InputError, shown, validate_seed
+from .checks import InputError, shown, to_float, validate_seed
 from .latent_map import CLASS_COLORS, PROJECTIONS, LatentMap
 from .registry import LoadedModel, ModelInfo, ModelRegistry
 
@@ -681,14 +681,15 @@ def validate_per_class(per_class) -> int:
     if isinstance(per_class, bool) or not isinstance(per_class, (int, float, np.integer, np.floating, str)):
         raise InputError(f"per_class must be a whole number from 1 to {MAX_PER_CLASS:,}, got {shown(per_class)}.")
     try:
-        f = float(per_class)
+        f = to_float(per_class)
     except ValueError:
         raise InputError(f"per_class must be a whole number from 1 to {MAX_PER_CLASS:,}, "
                          f"got {shown(per_class)}.") from None
     if not math.isfinite(f) or f != int(f):
         raise InputError(f"per_class must be a whole number from 1 to {MAX_PER_CLASS:,}, got {shown(per_class)}.")
     if not 1 <= f <= MAX_PER_CLASS:
-        raise InputError(f"per_class = {int(f):,} is out of range: ask for 1 to {MAX_PER_CLASS:,} samples per class "
+        asked = f"{int(f):,}" if abs(f) < 1e15 else shown(per_class)
+        raise InputError(f"per_class = {asked} is out of range: ask for 1 to {MAX_PER_CLASS:,} samples per class "
                          f"(at most {MAX_PER_CLASS:,} x classes images, so one request cannot hold the server for "
                          "minutes or fill its disk).")
     return int(f)

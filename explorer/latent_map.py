@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import InputError, shown, validate_z
+from .checks import InputError, shown, to_float, validate_z
 
 MAP_NAME = "latent_map.npz"
 PROJECTIONS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}  # key in the npz -> label shown to people
@@ -116,7 +116,7 @@ def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | 
 def check_index(lmap: LatentMap, index) -> int:
     """A test-image index as an int in 0..N-1, or InputError saying the valid range."""
     try:
-        f = float(index)
+        f = to_float(index)
     except (TypeError, ValueError):
         raise InputError(f"the point index must be a whole number from 0 to {lmap.n - 1}, "
                          f"got {shown(index)}.") from None

@@ -17,10 +17,12 @@ import html
 from pathlib import Path
 
 import gradio as gr
+from fastapi import HTTPException
 from gradio.utils import get_upload_folder
 
 from . import actions, extras, images
-from .checks import validate_seed
+from .checks import shown, validate_seed
+from .gradio_fixes import explain_bad_files
 
 API_NAMES = ("encode_image", "compare_models", "training_history", "export_map_csv", "generate_dataset")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -69,6 +71,13 @@ PLOT_CSS = ".xb-plot { width:100%; height:340px; }"
 MAX_PENDING_DRAWINGS = 32           # drawings whose strokes reached the server but were not encoded yet
 MAX_PENDING_BYTES = 64 * 2**20      # all of them together
 MAX_LAYERS = 8
+MAX_DRAWING_ID = 200                # the page's ids are short random strings
+BLOB_KINDS = ("composite", "layer", "background")
+IMAGE_INPUT_ERROR = ('the image must be an uploaded file: with gradio_client, handle_file("digit.png"); as raw JSON, '
+                     '{{"path": a path that /gradio_api/upload returned, "meta": {{"_type": "gradio.FileData"}}}}. '
+                     'Got {got}.')
+DRAWING_INPUT_ERROR = ('the drawing must be the sketchpad\'s value: {{"background", "layers", "composite"}} (uploaded '
+                       'files, as for an image) or {{"id"}} of strokes sent ahead to its accept_blobs. Got {got}.')
 
 
 def bound_blob_uploads(sketch: gr.Sketchpad) -> gr.Sketchpad:
@@ -77,24 +86,39 @@ def bound_blob_uploads(sketch: gr.Sketchpad) -> gr.Sketchpad:
     The image editor sends its layers to the server ahead of the event (its accept_blobs server function) and
     gradio keeps them until the event reads them. Gradio's own accept_blobs grows a list to any layer index a
     caller names (index 10^9 is a list of 10^9 entries) and keeps drawings nobody encodes forever. The wrapper
-    refuses layer indices beyond MAX_LAYERS and drops the oldest drawings beyond MAX_PENDING_DRAWINGS /
-    MAX_PENDING_BYTES. It is set on the instance (a subclass would make gradio write a .pyi stub into the source
-    tree) and keeps every session's drawings in this one component's blob_storage, where the event reads them.
+    refuses layer indices beyond MAX_LAYERS, parts other than BLOB_KINDS and ids that are not short text (each with
+    an HTTP 400 whose detail says what to send; gradio's own code answered some of them with a bare 500) and drops
+    the oldest drawings beyond MAX_PENDING_DRAWINGS / MAX_PENDING_BYTES. It is set on the instance (a subclass
+    would make gradio write a .pyi stub into the source tree) and keeps every session's drawings in this one
+    component's blob_storage, where the event reads them.
     """
     original = sketch.accept_blobs
     store = sketch.blob_storage
 
+    def refuse(message: str):
+        # A 400 with the message as its "detail": a gr.Error (or any other exception) raised in a server function
+        # becomes a bare 500 "Internal Server Error" from gradio's /component_server route.
+        return HTTPException(status_code=400, detail=message)
+
     def accept_blobs(data):
         try:
-            kind, index, file = data.data["type"], data.data.get("index"), data.files[0][1]
+            fields, file = data.data, data.files[0][1]
+            kind, index, drawing = fields["type"], fields.get("index"), fields["id"]
         except (AttributeError, KeyError, IndexError, TypeError):
-            raise gr.Error("malformed drawing upload.", print_exception=False) from None
+            raise refuse("malformed drawing upload: send a multipart form with the fields type, index and id and "
+                         "one file, as the sketchpad does.") from None
+        if kind not in BLOB_KINDS:
+            raise refuse(f"unknown part of a drawing {shown(kind)}; send one of {', '.join(BLOB_KINDS)}.")
+        if not isinstance(drawing, str) or not 0 < len(drawing) <= MAX_DRAWING_ID:
+            raise refuse(f"a drawing's id must be text of 1 to {MAX_DRAWING_ID} characters, got {shown(drawing)}.")
         try:
             index = int(index) if index not in (None, "", "null") else None
         except (TypeError, ValueError):
             index = None
         if kind == "layer" and (index is None or not 0 <= index < MAX_LAYERS):
-            raise gr.Error(f"a drawing has at most {MAX_LAYERS} layers.", print_exception=False)
+            raise refuse(f"a layer's index must be a whole number from 0 to {MAX_LAYERS - 1} (a drawing has at most "
+                         f"{MAX_LAYERS} layers), got {shown(fields.get('index'))}.")
+        data.data = {**fields, "index": str(index) if index is not None else "null"}  # gradio int()s it as is
         while store and (len(store) >= MAX_PENDING_DRAWINGS or _stored_bytes(store) + len(file) > MAX_PENDING_BYTES):
             store.pop(next(iter(store)), None)  # the oldest pending drawing
         return original(data)
@@ -135,12 +159,14 @@ def build(shared) -> None:
                                    transforms=(), format="png", type="numpy", height=360,
                                    brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=12))
                 bound_blob_uploads(sketch)
+                explain_bad_files(sketch, DRAWING_INPUT_ERROR)
                 draw_btn = gr.Button("Encode drawing", variant="primary", elem_id="encode-drawing-button")
             with gr.Column(scale=3, min_width=260):
                 upload = gr.Image(label="…or upload a picture (PNG, JPEG, …; at most 10 MB and "
                                         f"{extras.MAX_INPUT_SIDE}×{extras.MAX_INPUT_SIDE} px)",
                                   type="filepath", sources=["upload", "clipboard"], elem_id="image-upload",
                                   height=360)
+                explain_bad_files(upload, IMAGE_INPUT_ERROR)
             with gr.Column(scale=4, min_width=360):
                 with gr.Row():
                     prepared = gr.HTML(shared.BLANK, html_template=shared.IMG_TEMPLATE, alt="prepared input",
@@ -304,7 +330,7 @@ def _api(shared) -> None:
 
     with gr.Column(visible=False):
         a_model = gr.Textbox(reg.default, label="model")
-        a_image = gr.Image(label="image", type="filepath")
+        a_image = explain_bad_files(gr.Image(label="image", type="filepath"), IMAGE_INPUT_ERROR)
         a_dataset = gr.Textbox(datasets[0] if datasets else "mnist", label="dataset")
         a_seed = gr.Number(0, label="seed", precision=0)
         a_cvae = gr.Textbox(cvaes[0] if cvaes else "", label="model")

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from . import images
-from .checks import InputError, shown, validate_label, validate_z
+from .checks import InputError, shown, to_float, validate_label, validate_z
 from .latent_map import LatentMap, check_index, nearest_index
 from .registry import LoadedModel
 
@@ -44,7 +44,7 @@ def _number(value) -> float:
     true/false, lists, None."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         return float("nan")
-    return float(value)
+    return to_float(value)
 
 
 def _whole(value, lo: int, hi: int) -> int | None:

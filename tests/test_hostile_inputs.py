@@ -1,7 +1,8 @@
 """What anyone can send to a public Space: junk values for every event, handled with a clear message or a sane clamp.
 
-Unit tests for the fixes found by benchmarks/fuzz.py, plus a ~50-case fuzz run against the app served on localhost
-with tiny fake models (the full 600-case run is `python benchmarks/fuzz.py`).
+Unit tests for the fixes found by benchmarks/fuzz.py, plus a 60-case fuzz run against the app served on localhost
+with tiny fake models and a check that the fuzzer has cases for every event of the page (the full run, 4,950
+cases, is `python benchmarks/fuzz.py`).
 """
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from collections import Counter
 import gradio as gr
 import pytest
 
-from explorer import ModelRegistry, actions
-from explorer.checks import InputError, shown, validate_label, validate_seed, validate_z
+from explorer import ModelRegistry, actions, extras, ztools
+from explorer.checks import InputError, shown, to_float, validate_label, validate_seed, validate_z
 from explorer.latent_map import check_index, check_projection
 from explorer.testing import make_assets
 from explorer.ui import build_demo, launch_kwargs
@@ -67,6 +68,86 @@ def test_true_and_false_are_not_numbers():
         validate_z([True, 0.0, 1.0], 3)
     with pytest.raises(InputError, match="seed"):
         validate_seed(True)
+
+
+BIG = 10 ** 400  # JSON carries integers of any size; float() of this one raises OverflowError
+
+
+def test_to_float_takes_integers_beyond_float_range():
+    assert to_float(BIG) == float("inf") and to_float(-BIG) == float("-inf") and to_float("2.5") == 2.5
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda r: validate_z([BIG, 0.0, 0.0], 3), "too large"),
+    (lambda r: validate_label(BIG, 10), "whole number"),
+    (lambda r: validate_label(-BIG, 0), "whole number"),
+    (lambda r: validate_seed(BIG), "seed"),
+    (lambda r: check_index(r.get("fake-vae").latent_map, -BIG), "out of range"),
+    (lambda r: ztools.check_steps(BIG), "steps"),
+    (lambda r: ztools.nearest_neighbours(r.get("fake-vae"), [0.0] * D, BIG), "k must be"),
+    (lambda r: ztools.move_towards(r.get("fake-vae"), [0.0] * D, 1, 2, BIG), "strength"),
+    (lambda r: ztools.move_towards(r.get("fake-vae"), [0.0] * D, BIG, 2, 1.0), "class id"),
+    (lambda r: extras.validate_per_class(BIG), "per_class"),
+    (lambda r: extras.validate_per_class(1e308), "per_class"),
+])
+def test_integers_beyond_float_range_get_a_message(registry, call, words):
+    """Found by benchmarks/fuzz.py: 10**400 raised OverflowError in every check ("Something went wrong")."""
+    with pytest.raises(InputError, match=words) as e:
+        call(registry)
+    assert len(str(e.value)) < 400  # the value is not echoed whole
+
+
+def test_a_huge_class_id_is_not_echoed_whole():
+    with pytest.raises(InputError) as e:
+        validate_label(-1e308, 10)
+    assert "-1e+308" in str(e.value) and len(str(e.value)) < 200
+    with pytest.raises(InputError) as e:
+        extras.validate_per_class(1e300)
+    assert len(str(e.value)) < 400
+
+
+@pytest.mark.parametrize("api_name, args, words", [
+    ("interpolate", ("fake-vae", 0, 1, BIG, "linear", "fixed"), "steps"),
+    ("interpolate", ("fake-vae", -BIG, 1, 8, "linear", "fixed"), "out of range"),
+    ("neighbours", ("fake-vae", [0.0] * D, BIG), "k must be"),
+    ("compare_models", ("synthetic", BIG), "seed"),
+    ("generate_dataset", ("fake-cvae", BIG, 0), "per_class"),
+    ("decode", ("fake-vae", [BIG] * D, -1), "too large"),
+    ("reconstruct", ("fake-vae", BIG), "index"),
+])
+def test_endpoints_with_integers_beyond_float_range(demo, api_name, args, words):
+    with pytest.raises(gr.Error, match=words):
+        handler(demo, api_name)(*args)
+
+
+def file_inputs(demo):
+    return {b.elem_id or b.label: b for b in demo.blocks.values()
+            if isinstance(b, (gr.Image, gr.ImageEditor)) and any(b._id in [i._id for i in fn.inputs]
+                                                                for fn in demo.fns.values())}
+
+
+def test_every_file_input_explains_a_bad_value(demo):
+    """Found by benchmarks/fuzz.py: gradio validates a file input's raw value before the event runs (even with
+    preprocess=False) and answered "abc", 5, a list or {"path": 5} with an empty error and a traceback."""
+    inputs = file_inputs(demo)
+    assert set(inputs) == {"image", "image-upload", "sketchpad"}
+    for name, comp in inputs.items():
+        words = "drawing must be" if name == "sketchpad" else "image must be an uploaded file"
+        dicts = [{"background": 5}, {"layers": "x"}, {"id": 5}] if name == "sketchpad" else [{"path": 5}, {"meta": 5}]
+        for bad in ["abc", 5, [1, 2], *dicts]:
+            with pytest.raises(gr.Error, match=words) as e:
+                comp.data_model.model_validate(bad, context={"validate_meta": True})
+            assert shown(bad) in e.value.message
+    ok = {"path": "/tmp/x.png", "meta": {"_type": "gradio.FileData"}}
+    assert inputs["image"].data_model.model_validate(ok, context={"validate_meta": True}).path == "/tmp/x.png"
+    assert inputs["sketchpad"].data_model.model_validate({"id": "d1"}).id == "d1"
+
+
+def test_file_inputs_keep_their_api_schema(demo):
+    """gradio_client reads the schema to know that the image is a file (handle_file)."""
+    for comp in file_inputs(demo).values():
+        plain = type(comp)(**({"type": "filepath"} if isinstance(comp, gr.Image) else {}))
+        assert comp.api_info() == plain.api_info()
 
 
 @pytest.mark.parametrize("data, index", [({"index": 4, "value": "x"}, 4), ({"index": [7]}, 7), ({"index": "5"}, "5")])
@@ -156,6 +237,44 @@ def test_fuzz_subset_against_the_live_app(registry):
     assert r["leaks"] == []
     assert total["crash"] == 0 and total["server-error"] == 0, r["examples"]
     assert total["clear-error"] > 20 and total["clamped-ok"] > 0
+
+
+def test_file_inputs_and_the_sketchpad_answer_junk_on_the_live_app(registry):
+    """The same fixes end to end: the message reaches a raw JSON caller, accept_blobs refuses with a 400."""
+    import uuid
+
+    from benchmarks import fuzz
+    from benchmarks.apphost import EventCaller, component_id
+    demo = build_demo(registry)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **launch_kwargs())
+    try:
+        c = EventCaller(demo.local_url)
+        r = fuzz._call_named_raw(c, "encode_image", ["fake-vae", "abc"])
+        assert "image must be an uploaded file" in (r["error"] or "")
+        r = c.call("on_encode_drawing", ["fake-vae", None, "pca", {"id": 5}])
+        assert "drawing must be" in (r["error"] or "")
+        runner = fuzz.Runner(c, None, 0, component_id(c, "sketchpad"), {})
+        r = runner._blob({"type": "layer", "index": str(10 ** 9)}, b"x")
+        assert r["status"] == 400 and "layer's index" in r["error"]
+        blob_id = uuid.uuid4().hex
+        assert runner._blob({"type": "composite", "index": "1e400", "id": blob_id}, b"not a png")["ok"]
+        r = c.call("on_encode_drawing", ["fake-vae", None, "pca", {"id": blob_id}])
+        assert "not an image" in (r["error"] or "")
+    finally:
+        demo.close()
+
+
+def test_the_fuzzer_has_cases_for_every_event(demo, registry):
+    """benchmarks/fuzz.py lists the page's events from its config and fails a full run when one has no hand-written
+    case; this checks the same without a server, so a new event without fuzz cases fails here first."""
+    from benchmarks import fuzz
+    config = demo.get_config_file()
+    refs = {"digit.png": fuzz.to_ref("/tmp/x.png"), "ref:/etc/passwd": fuzz.to_ref("/etc/passwd")}
+    cases = fuzz.make_cases(0, 0, [m for m in registry.describe() if "error" not in m], refs, None, config)
+    targeted = {row for row, kind, _ in cases if "generic" not in kind}
+    runnable = [fuzz.dep_key(d) for d in fuzz.runnable_deps(config)]
+    assert len(runnable) >= 40 and [k for k in runnable if k not in targeted] == []
+    assert {"/encode_image", "on_encode_drawing", "on_encode_image", "accept_blobs"} <= targeted
 
 
 def test_memory_and_disk_held_for_strangers_are_bounded(demo):
