@@ -329,7 +329,7 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
 # recently used session costs nothing: its next event starts from the page's defaults, which is all the server
 # ever needed. 50 sessions bound this memory to about 21 MB (benchmarks/memory.py: growth under 5%).
 STATE_SESSION_CAPACITY = 50
-MAX_UPLOAD = "10mb"  # no input takes a file yet, but gradio's /upload route is always open
+MAX_UPLOAD = "10mb"  # the drawing tab's upload and sketchpad, and gradio's /upload route, which is always open
 
 
 def launch_kwargs() -> dict:
