@@ -10,12 +10,26 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 
 CLASS_NAMES = [f"class {i}" for i in range(10)]
+
+
+@contextmanager
+def serve(registry):
+    """The explorer on `registry`, launched on 127.0.0.1 in this process as app.py launches it; yields the
+    gr.Blocks (its `local_url` answers) and closes it afterwards. For tests that call the live app."""
+    from .ui import build_demo, launch_kwargs
+    demo = build_demo(registry)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **launch_kwargs())
+    try:
+        yield demo
+    finally:
+        demo.close()
 
 
 def make_model_folder(folder: str | Path, kind: str = "vae", latent_dim: int = 4, n_points: int = 300,

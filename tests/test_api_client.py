@@ -13,8 +13,7 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client  # noqa: E402
 
 from explorer import ModelRegistry, actions  # noqa: E402
-from explorer.testing import make_assets, make_model_folder  # noqa: E402
-from explorer.ui import build_demo, launch_kwargs  # noqa: E402
+from explorer.testing import make_assets, make_model_folder, serve  # noqa: E402
 
 D = 3
 
@@ -26,12 +25,8 @@ def served(tmp_path_factory):
     broken = make_model_folder(root / "broken-model", kind="vae", latent_dim=D, n_points=10)
     (broken / "model.safetensors").write_bytes(b"\x00" * 64)  # truncated weights
     registry = ModelRegistry.discover(assets, [broken])
-    demo = build_demo(registry)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **launch_kwargs())
-    try:
+    with serve(registry) as demo:
         yield Client(demo.local_url, verbose=False), registry
-    finally:
-        demo.close()
 
 
 def still_serving(client):

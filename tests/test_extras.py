@@ -560,14 +560,10 @@ def served(assets):
     pytest.importorskip("gradio_client")
     from gradio_client import Client
 
-    from explorer.ui import build_demo, launch_kwargs
+    from explorer.testing import serve
     registry = ModelRegistry.discover(assets)
-    demo = build_demo(registry)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **launch_kwargs())
-    try:
+    with serve(registry) as demo:
         yield Client(demo.local_url, verbose=False), registry
-    finally:
-        demo.close()
 
 
 def test_api_encode_image(served, tmp_path):

@@ -17,8 +17,8 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client  # noqa: E402
 
 from explorer import ModelRegistry  # noqa: E402
-from explorer.testing import make_assets  # noqa: E402
-from explorer.ui import PLOTLY_JS, build_demo, launch_kwargs  # noqa: E402
+from explorer.testing import make_assets, serve  # noqa: E402
+from explorer.ui import PLOTLY_JS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -26,12 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     assets = make_assets(tmp_path_factory.mktemp("files") / "assets", latent_dim=2, n_points=20)
-    demo = build_demo(ModelRegistry.discover(assets))
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **launch_kwargs())
-    try:
+    with serve(ModelRegistry.discover(assets)) as demo:
         yield demo.local_url, assets
-    finally:
-        demo.close()
 
 
 def get(base: str, raw_path: str) -> tuple[int, bytes]:

@@ -14,7 +14,7 @@ import pytest
 from explorer import ModelRegistry, actions, extras, ztools
 from explorer.checks import InputError, shown, to_float, validate_label, validate_seed, validate_z
 from explorer.latent_map import check_index, check_projection
-from explorer.testing import make_assets
+from explorer.testing import make_assets, serve
 from explorer.ui import build_demo, launch_kwargs
 
 D = 3
@@ -226,12 +226,8 @@ def test_map_server_function_with_a_spec_that_is_not_a_dict(demo):
 
 def test_fuzz_subset_against_the_live_app(registry):
     from benchmarks import fuzz
-    demo = build_demo(registry)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **launch_kwargs())
-    try:
+    with serve(registry) as demo:
         r = fuzz.run(demo.local_url, 60, seed=1)
-    finally:
-        demo.close()
     total = sum(r["counts"].values(), Counter())
     assert r["n"] == 60 and r["alive"]
     assert r["leaks"] == []
@@ -245,9 +241,7 @@ def test_file_inputs_and_the_sketchpad_answer_junk_on_the_live_app(registry):
 
     from benchmarks import fuzz
     from benchmarks.apphost import EventCaller, component_id
-    demo = build_demo(registry)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **launch_kwargs())
-    try:
+    with serve(registry) as demo:
         c = EventCaller(demo.local_url)
         r = fuzz._call_named_raw(c, "encode_image", ["fake-vae", "abc"])
         assert "image must be an uploaded file" in (r["error"] or "")
@@ -260,8 +254,6 @@ def test_file_inputs_and_the_sketchpad_answer_junk_on_the_live_app(registry):
         assert runner._blob({"type": "composite", "index": "1e400", "id": blob_id}, b"not a png")["ok"]
         r = c.call("on_encode_drawing", ["fake-vae", None, "pca", {"id": blob_id}])
         assert "not an image" in (r["error"] or "")
-    finally:
-        demo.close()
 
 
 def test_the_fuzzer_has_cases_for_every_event(demo, registry):
@@ -289,9 +281,7 @@ def test_one_page_session_does_not_grow_with_its_events(registry):
     (explorer/gradio_fixes.py); a person alternating a model switch or Random with slider moves grew the server
     without bound. After 40 such cycles the session must hold no more components than the page has."""
     from benchmarks.apphost import EventCaller
-    demo = build_demo(registry)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **launch_kwargs())
-    try:
+    with serve(registry) as demo:
         c = EventCaller(demo.local_url)
         for i in range(20):
             for first in (["on_model", ["fake-vae" if i % 2 else "fake-ae", "pca"]],
@@ -302,8 +292,6 @@ def test_one_page_session_does_not_grow_with_its_events(registry):
         session = demo.state_holder.session_data["one-person"]
         assert len(session.blocks_config.blocks) == len(demo.default_config.blocks)
         assert len(session.config_values) <= len(demo.default_config.blocks)
-    finally:
-        demo.close()
 
 
 def test_the_gradio_fix_stops_the_growth_it_was_written_for():

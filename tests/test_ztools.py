@@ -281,13 +281,9 @@ def served(registry):
     pytest.importorskip("gradio_client")
     from gradio_client import Client
 
-    from explorer.ui import build_demo, launch_kwargs
-    demo = build_demo(registry)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **launch_kwargs())
-    try:
+    from explorer.testing import serve
+    with serve(registry) as demo:
         yield Client(demo.local_url, verbose=False)
-    finally:
-        demo.close()
 
 
 def read_png(path) -> np.ndarray:
