@@ -5,7 +5,7 @@ import torch
 
 from training import create_model
 from training.config import ConfigError, ModelConfig
-from training.losses import kl_per_dim, kl_per_image
+from training.losses import class_mmd, kl_per_dim, kl_per_image
 from training.evaluate import iwae_bound
 from training.models import MODEL_KINDS
 
@@ -57,6 +57,43 @@ def test_kl_known_values():
     expected = torch.tensor([[0.0, 0.5, 0.5 * (2.0 - 1.0 - math.log(2.0))]])
     assert torch.allclose(kl_per_dim(mu, logvar), expected)
     assert kl_per_image(mu, logvar).item() == pytest.approx(expected.sum().item())
+
+
+def test_pixel_bias_adds_a_learned_offset_per_pixel(tmp_path):
+    from training import checkpoint as ckpt, load_model
+    torch.manual_seed(0)
+    plain = create_model("cvae", latent_dim=4, num_classes=3)
+    assert plain.decoder.pixel_bias is None                  # off by default: older folders load unchanged
+    m = create_model("cvae", latent_dim=4, num_classes=3, pixel_bias=True).eval()
+    assert m.decoder.pixel_bias.shape == (1, 28, 28)
+    z, y = torch.randn(5, 4), torch.tensor([0, 1, 2, 0, 1])
+    before = m.decode_logits(z, y)
+    with torch.no_grad():
+        m.decoder.pixel_bias[0, 3, 7] = 2.0
+    after = m.decode_logits(z, y)
+    changed = (after - before).abs() > 1e-6
+    assert changed[:, 0, 3, 7].all() and changed.sum() == 5
+    ckpt.save_model(m, tmp_path / "m")
+    assert torch.equal(load_model(tmp_path / "m").decode_logits(z, y), after)
+
+
+def test_class_mmd_is_zero_on_the_prior_and_grows_when_a_class_drifts():
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(64) % 4
+    matched = torch.stack([class_mmd(torch.randn(64, 8, generator=g), y, g) for _ in range(300)])
+    assert abs(matched.mean().item()) < 0.02          # unbiased: zero on average when every class is N(0, I)
+    z = torch.randn(64, 8, generator=g)
+    z[y == 2] += 1.5                                    # one class of four sits away from the prior
+    drifted = torch.stack([class_mmd(z, y, g) for _ in range(50)]).mean().item()
+    assert drifted > 0.1
+    # The whole batch is not what it matches: each class must fill N(0, I) on its own. Classes at +-1.5 whose
+    # union is centred still count.
+    z = torch.randn(64, 8, generator=g) + torch.where(y[:, None] % 2 == 0, 1.5, -1.5)
+    assert torch.stack([class_mmd(z, y, g) for _ in range(50)]).mean().item() > 0.3
+    assert class_mmd(torch.randn(3, 8), torch.tensor([0, 1, 2])).item() == 0.0   # no class with two codes
+    z = torch.randn(16, 8, requires_grad=True)
+    class_mmd(z + 2, torch.arange(16) % 2, g).backward()
+    assert torch.isfinite(z.grad).all() and z.grad.abs().sum() > 0
 
 
 def test_iwae_is_tighter_than_elbo_and_k1_matches_elbo():

@@ -39,16 +39,17 @@ def test_training_lowers_the_loss_and_writes_a_complete_folder(tmp_path, tiny_da
     assert load_model(tmp_path / "m").class_names == ["a", "b", "c"]
 
 
-def test_resume_matches_an_uninterrupted_run(tmp_path, tiny_data):
+@pytest.mark.parametrize("extra", [{}, {"ema": 0.9}], ids=["plain", "ema"])
+def test_resume_matches_an_uninterrupted_run(tmp_path, tiny_data, extra):
     quiet = dict(data=tiny_data, progress=False, log=lambda *a: None)
-    mcfg, tcfg = _cfgs(epochs=3)
+    mcfg, tcfg = _cfgs(epochs=3, **extra)
     straight = train(mcfg, tcfg, tmp_path / "straight", **quiet)
 
     def kill_after_epoch_1(msg):
         if msg.startswith("epoch 1/"):
             raise KeyboardInterrupt  # as if killed right after epoch 1 was checkpointed
 
-    mcfg, tcfg = _cfgs(epochs=3)
+    mcfg, tcfg = _cfgs(epochs=3, **extra)
     with pytest.raises(KeyboardInterrupt):
         train(mcfg, tcfg, tmp_path / "resumed", data=tiny_data, progress=False, log=kill_after_epoch_1)
     resumed = train(mcfg, tcfg, tmp_path / "resumed", resume=True, **quiet)
@@ -56,6 +57,18 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, tiny_data):
         assert torch.allclose(a, b, atol=1e-6), k
     h = json.loads((tmp_path / "resumed" / "history.json").read_text())["epochs"]
     assert [e["epoch"] for e in h] == [1, 2, 3]
+
+
+def test_ema_saves_the_average_and_keeps_the_trained_weights_for_resume(tmp_path, tiny_data):
+    from safetensors.torch import load_file
+    mcfg, tcfg = _cfgs("cvae", epochs=2, ema=0.99, class_mmd=10.0)
+    model = train(mcfg, tcfg, tmp_path / "m", data=tiny_data, progress=False, log=lambda *a: None)
+    saved = load_model(tmp_path / "m").state_dict()
+    raw = {k[4:]: v for k, v in load_file(str(tmp_path / "m" / "train_state.safetensors")).items()
+           if k.startswith("raw.")}
+    assert raw.keys() == saved.keys()
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())   # returned == saved (averaged)
+    assert any(not torch.allclose(saved[k].float(), raw[k].float()) for k in saved)   # the average differs
 
 
 def test_nan_loss_stops_cleanly_and_keeps_last_good_checkpoint(tmp_path, tiny_data, monkeypatch):

@@ -24,6 +24,7 @@ def _train(args) -> None:
     tcfg = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size,
                        lr=args.lr, lr_min_ratio=args.lr_min_ratio, weight_decay=args.weight_decay, beta=args.beta,
                        kl_warmup_epochs=args.kl_warmup, beta_start=args.beta_start, seed=args.seed,
+                       ema=args.ema, class_mmd=args.class_mmd,
                        device=args.device, resize=args.resize, train_limit=args.train_limit)
     mcfg = ModelConfig(kind=args.kind, arch=args.arch, latent_dim=args.latent_dim,
                        num_classes=2 if args.kind == "cvae" else 0)  # the real class count comes from the data
@@ -109,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--kl-warmup", type=int, default=0,
                    help="epochs over which beta moves linearly from --beta-start to --beta (0 = constant beta)")
     t.add_argument("--beta-start", type=float, default=0.0, help="beta at epoch 0 of the warm-up (default 0)")
+    t.add_argument("--ema", type=float, default=0.0,
+                   help="save a moving average of the weights with this decay per step, e.g. 0.999 (default: off)")
+    t.add_argument("--class-mmd", type=float, default=0.0,
+                   help="cvae: weight on each class's codes filling N(0, I) (MMD), e.g. 100 (default: off)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     t.add_argument("--train-limit", type=int, help="use only the first N training images")

@@ -31,6 +31,7 @@ class ModelConfig:
     conv_channels: tuple = (32, 64)   # two stride-2 convs: 28 -> 14 -> 7
     conv_hidden: int = 256            # fully connected layer between the conv stack and the latent
     batch_norm: bool = True           # conv only: BatchNorm after each hidden conv layer (trains faster)
+    pixel_bias: bool = False          # conv only: a learned logit offset per output pixel (the last layer has one bias)
 
     def __post_init__(self):
         self.image_shape = tuple(int(s) for s in self.image_shape)
@@ -85,6 +86,8 @@ class TrainConfig:
     beta: float = 1.0                 # weight on the KL term; 1 = VAE, other values = beta-VAE
     kl_warmup_epochs: int = 0         # beta moves linearly from beta_start to beta over this many epochs (0 = none)
     beta_start: float = 0.0           # 0 = the usual KL warm-up; > beta anneals down (a cvae then learns to use y)
+    ema: float = 0.0                  # > 0: save an exponential moving average of the weights, this decay per step
+    class_mmd: float = 0.0            # cvae: weight (nats) on each class's codes matching N(0, I) (losses.class_mmd)
     seed: int = 0
     device: str = "auto"              # "auto" | "cpu" | "cuda"
     resize: bool = False              # image folders: resize images that are not 28x28
@@ -102,6 +105,10 @@ class TrainConfig:
             raise ConfigError(f"weight_decay={self.weight_decay} must be >= 0.")
         if self.beta < 0 or self.beta_start < 0:
             raise ConfigError(f"beta={self.beta} must be >= 0.")
+        if not 0 <= self.ema < 1:
+            raise ConfigError(f"ema={self.ema} must be in [0, 1): the decay per step (0.999 is typical), or 0 for none.")
+        if not self.class_mmd >= 0:
+            raise ConfigError(f"class_mmd={self.class_mmd} must be >= 0.")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device={self.device!r} must be auto, cpu or cuda.")
 

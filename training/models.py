@@ -92,11 +92,15 @@ class ConvDecoder(nn.Module):
             nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), _norm(cfg, c1), nn.ReLU(),  # (B, c1, 14, 14)
             nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),             # (B, 1, 28, 28) logits
         )
+        # A transposed convolution shares one bias over all pixels; a per-pixel one holds the mean image, so the
+        # layers above spend their capacity on what varies.
+        self.pixel_bias = nn.Parameter(torch.zeros(cfg.image_shape)) if cfg.pixel_bias else None
 
     def forward(self, z, c=None):
         if c is not None:
             z = torch.cat([z, c], dim=1)
-        return self.deconvs(self.dense(z).view(-1, self.c2, 7, 7))
+        out = self.deconvs(self.dense(z).view(-1, self.c2, 7, 7))
+        return out if self.pixel_bias is None else out + self.pixel_bias
 
 
 ARCHITECTURES = {"mlp": (MLPEncoder, MLPDecoder), "conv": (ConvEncoder, ConvDecoder)}

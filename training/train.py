@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from . import checkpoint as ckpt
 from .config import ConfigError, ModelConfig, TrainConfig
 from .data import Dataset, Split, load_dataset
-from .losses import bce_per_image, kl_per_image
+from .losses import bce_per_image, class_mmd, kl_per_image
 from .models import LatentModel, build_model
 
 
@@ -39,12 +39,18 @@ def pick_device(name: str) -> torch.device:
 
 
 def loss_terms(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, beta: float,
-               generator: torch.Generator | None = None, sample: bool = True):
-    """Returns (loss, recon, kl), each a mean over the batch, in nats per image."""
+               generator: torch.Generator | None = None, sample: bool = True, mmd: float = 0.0):
+    """Returns (loss, recon, kl), each a mean over the batch, in nats per image.
+
+    mmd > 0 (cvae) adds mmd * class_mmd(z, y): each class's codes should fill the prior on their own.
+    """
     out = model(x, y, sample=sample, generator=generator)
     recon = bce_per_image(out.logits, x)                                      # (B,)
     kl = kl_per_image(out.mu, out.logvar) if model.stochastic else torch.zeros_like(recon)
-    return (recon + beta * kl).mean(), recon.mean(), kl.mean()
+    loss = (recon + beta * kl).mean()
+    if mmd and model.conditional:
+        loss = loss + mmd * class_mmd(out.z, y, generator)
+    return loss, recon.mean(), kl.mean()
 
 
 @torch.no_grad()
@@ -79,9 +85,15 @@ def beta_at(cfg: TrainConfig, epoch_float: float) -> float:
     return cfg.beta_start + (cfg.beta - cfg.beta_start) * t
 
 
-def _save_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, epoch: int, step: int) -> None:
-    """Optimizer moments and RNG states as safetensors (never pickle), plus the scalars as JSON."""
+def _save_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, epoch: int, step: int,
+                raw_model: LatentModel | None = None) -> None:
+    """Optimizer moments and RNG states as safetensors (never pickle), plus the scalars as JSON.
+
+    raw_model: with --ema, model.safetensors holds the averaged weights, so the trained ones are kept here.
+    """
     tensors, scalars = {}, {"epoch": epoch, "step": step, "param_steps": {}}
+    if raw_model is not None:
+        tensors.update({f"raw.{k}": v.detach().contiguous() for k, v in raw_model.state_dict().items()})
     for i, state in opt.state_dict()["state"].items():
         for key, value in state.items():
             if key == "step":
@@ -96,7 +108,8 @@ def _save_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Genera
     ckpt.write_json(out / ckpt.STATE_JSON, scalars)
 
 
-def _load_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, device) -> tuple[int, int]:
+def _load_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, device,
+                model_of_opt: LatentModel) -> tuple[int, int]:
     try:
         tensors = load_file(str(out / ckpt.STATE_NAME))
         scalars = json.loads((out / ckpt.STATE_JSON).read_text())
@@ -110,6 +123,9 @@ def _load_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Genera
                           "exp_avg": tensors[f"opt.{i}.exp_avg"].to(device),
                           "exp_avg_sq": tensors[f"opt.{i}.exp_avg_sq"].to(device)}
     opt.load_state_dict(sd)
+    raw = {k[4:]: v.to(device) for k, v in tensors.items() if k.startswith("raw.")}
+    if raw:
+        model_of_opt.load_state_dict(raw)
     torch.set_rng_state(tensors["rng.torch"])
     shuffle_gen.set_state(tensors["rng.shuffle"])
     if "rng.cuda" in tensors and torch.cuda.is_available():
@@ -148,10 +164,26 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
     start_epoch, step = 0, 0
     if resume:
         model = ckpt.load_model(out, device=device).train()
+        saved_weights = {k: v.clone() for k, v in model.state_dict().items()}    # the averaged ones, with --ema
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        start_epoch, step = _load_state(out, opt, shuffle_gen, device)
+        start_epoch, step = _load_state(out, opt, shuffle_gen, device, model)
         history = history[:start_epoch]
         log(f"resumed from {out} after epoch {start_epoch}")
+    # --ema: evaluate and save a moving average of the weights (torch's AveragedModel, buffers included); its
+    # decay ramps up as (1 + t) / (10 + t) so the first epochs are not dominated by the random initialisation.
+    ema = None
+    if cfg.ema:
+        from torch.optim.swa_utils import AveragedModel
+
+        def ema_avg(avg, new, n):
+            d = min(cfg.ema, (1 + n.item()) / (10 + n.item()))
+            return d * avg + (1 - d) * new
+
+        ema = AveragedModel(model, avg_fn=ema_avg, use_buffers=True)
+        if resume:
+            ema.module.load_state_dict(saved_weights)
+            ema.n_averaged.fill_(step)
+    keep = ema.module if ema is not None else model                            # what is evaluated and saved
 
     # The per-epoch test figures use a fixed random subset of the test split: the full split is evaluated once,
     # at the end (evaluate.py), and checking 2,000 images each epoch keeps that cost small.
@@ -179,7 +211,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
             idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             x = x_train[idx].unsqueeze(1).float().div_(255)      # (B, 1, 28, 28) in [0, 1]
             y = y_train[idx]
-            loss, recon, kl = loss_terms(model, x, y, beta)
+            loss, recon, kl = loss_terms(model, x, y, beta, mmd=cfg.class_mmd)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
                     f"loss became {loss.item()} at epoch {epoch + 1}, batch {b + 1}; training stopped. "
@@ -189,22 +221,24 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
             loss.backward()
             opt.step()
             step += 1
+            if ema is not None:
+                ema.update_parameters(model)
             if _SLOW_BATCH_S:
                 time.sleep(_SLOW_BATCH_S)  # test hook: widens the window for a kill mid-epoch
             sums += torch.tensor([loss.item(), recon.item(), kl.item()]) * x.shape[0]
             if b % 10 == 0:
                 bar.set_postfix(loss=f"{loss.item():.1f}", recon=f"{recon.item():.1f}", kl=f"{kl.item():.1f}")
         train_loss, train_recon, train_kl = (sums / n).tolist()
-        test = evaluate_loss(model, test_subset, device, seed=cfg.seed)
+        test = evaluate_loss(keep, test_subset, device, seed=cfg.seed)
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_recon": train_recon,
                         "train_kl": train_kl, "test_loss": test["loss"], "test_recon": test["recon"],
                         "test_kl": test["kl"], "test_images": len(test_subset), "beta": beta, "lr": lr,
                         "seconds": time.time() - t0})
         # Checkpoint: weights + config, then optimizer state, then history. Each file is atomic; the epoch
         # recorded in train_state.json is what resume trusts, and it is written after the weights.
-        ckpt.save_model(model, out, **meta)
-        _save_state(out, opt, shuffle_gen, epoch + 1, step)
+        ckpt.save_model(keep, out, **meta)
+        _save_state(out, opt, shuffle_gen, epoch + 1, step, raw_model=model if ema is not None else None)
         ckpt.write_json(out / "history.json", {"epochs": history})
         log(f"epoch {epoch + 1}/{cfg.epochs}  train {train_loss:.2f} (recon {train_recon:.2f}, kl {train_kl:.2f})  "
             f"test {test['loss']:.2f} (recon {test['recon']:.2f}, kl {test['kl']:.2f})  {time.time() - t0:.1f}s")
-    return model.eval()
+    return keep.eval()
