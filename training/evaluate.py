@@ -130,14 +130,15 @@ def umap_available() -> bool:
 
 
 def umap_2d(points: np.ndarray, seed: int = 0) -> np.ndarray:
-    """2-D UMAP (umap-learn, 15 neighbours, min_dist 0.1) of (N, D) points: (N, 2) float32.
+    """2-D UMAP (umap-learn, 15 neighbours, min_dist 0.1, 200 epochs) of (N, D) points: (N, 2) float32.
 
-    random_state makes it reproducible (and single-threaded); n_jobs=1 says so explicitly. Raises ImportError
-    when umap-learn is not installed.
+    random_state makes it reproducible (and single-threaded); n_jobs=1 says so explicitly. 200 epochs is what
+    umap-learn uses above 10,000 points; at exactly 10,000 (a test split) it would pick 500, 2.5 times the work
+    for a map that looks the same. Raises ImportError when umap-learn is not installed.
     """
     import umap
 
-    reducer = umap.UMAP(n_components=2, n_neighbors=15, min_dist=0.1, random_state=seed, n_jobs=1)
+    reducer = umap.UMAP(n_components=2, n_neighbors=15, min_dist=0.1, n_epochs=200, random_state=seed, n_jobs=1)
     return np.asarray(reducer.fit_transform(np.asarray(points, dtype=np.float32)), dtype=np.float32)
 
 

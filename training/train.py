@@ -173,13 +173,13 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
     # decay ramps up as (1 + t) / (10 + t) so the first epochs are not dominated by the random initialisation.
     ema = None
     if cfg.ema:
-        from torch.optim.swa_utils import AveragedModel
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-        def ema_avg(avg, new, n):
-            d = min(cfg.ema, (1 + n.item()) / (10 + n.item()))
-            return d * avg + (1 - d) * new
+        def ema_update(averaged, current, n):
+            n = n.item()
+            get_ema_multi_avg_fn(min(cfg.ema, (1 + n) / (10 + n)))(averaged, current, n)
 
-        ema = AveragedModel(model, avg_fn=ema_avg, use_buffers=True)
+        ema = AveragedModel(model, multi_avg_fn=ema_update, use_buffers=True)
         if resume:
             ema.module.load_state_dict(saved_weights)
             ema.n_averaged.fill_(step)
