@@ -26,7 +26,7 @@ def _train(args) -> None:
                        kl_warmup_epochs=args.kl_warmup, beta_start=args.beta_start, seed=args.seed,
                        ema=args.ema, class_mmd=args.class_mmd,
                        device=args.device, resize=args.resize, train_limit=args.train_limit)
-    mcfg = ModelConfig(kind=args.kind, arch=args.arch, latent_dim=args.latent_dim,
+    mcfg = ModelConfig(kind=args.kind, arch=args.arch, latent_dim=args.latent_dim, pixel_bias=args.pixel_bias,
                        num_classes=2 if args.kind == "cvae" else 0)  # the real class count comes from the data
     t0 = time.time()
     ensure_writable(args.out)  # before the data is read, let alone trained on
@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--kind", choices=["ae", "vae", "cvae"], default="vae")
     t.add_argument("--arch", choices=["mlp", "conv"], default="conv")
     t.add_argument("--latent-dim", type=int, default=ModelConfig.latent_dim, help="at most 32 (default %(default)s)")
+    t.add_argument("--pixel-bias", action="store_true",
+                   help="conv: give the decoder a learned logit offset per output pixel")
     t.add_argument("--dataset", choices=["mnist", "fashion-mnist", "folder"], default="mnist")
     t.add_argument("--data-dir", help="folder with the four IDX .gz files, or (dataset folder) an image folder "
                                       "with one sub-folder per class; default: download with torchvision")

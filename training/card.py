@@ -53,8 +53,13 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
         + (f", weight decay {t.get('weight_decay')}" if t.get("weight_decay") else "")
         + (f", beta {t.get('beta')}" if m["kind"] != "ae" else "")
         + (f", KL warm-up {t.get('kl_warmup_epochs')} epochs" if t.get("kl_warmup_epochs") else "")
+        + (f", class MMD weight {t.get('class_mmd')}" if t.get("class_mmd") else "")
         + f", seed {t.get('seed')}",
     ]
+    if t.get("ema"):
+        lines.append(f"- the weights are an exponential moving average of the trained ones (decay {t['ema']} a step)")
+    if m.get("pixel_bias"):
+        lines.append("- the decoder has a learned logit offset per output pixel")
     if history:
         lines.append(f"- training time: {sum(h['seconds'] for h in history):.0f} s for {len(history)} epochs "
                      "on a 2-core CPU")
