@@ -356,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of the prior samples")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = p.parse_args(argv)
+    from training.runtime import keep_freed_memory
+    keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
     args.settings = QUICK if args.quick else FULL

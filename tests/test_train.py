@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +112,19 @@ def test_beta_schedule_warms_up_or_anneals_down():
     down = TrainConfig(beta=1.0, beta_start=3.0, kl_warmup_epochs=2)
     assert [beta_at(down, e) for e in (0, 1, 2, 5)] == [3.0, 2.0, 1.0, 1.0]
     assert beta_at(TrainConfig(beta=0.5), 0) == 0.5
+
+
+def test_keep_freed_memory_takes_effect_on_linux_and_changes_no_result():
+    import subprocess
+    import sys
+    code = ("import sys, torch; sys.path.insert(0, '.'); from training.runtime import keep_freed_memory; "
+            "ok = keep_freed_memory() if sys.argv[1] == '1' else None; torch.manual_seed(0); "
+            "from training import create_model; m = create_model('vae', latent_dim=4).eval(); "
+            "print(ok, m.decode(torch.randn(3000, 4)).sum().item())")   # 3,000 images: above the 32 MB mmap limit
+    root = Path(__file__).resolve().parents[1]
+    on = subprocess.run([sys.executable, "-c", code, "1"], cwd=root, capture_output=True, text=True, check=True)
+    off = subprocess.run([sys.executable, "-c", code, "0"], cwd=root, capture_output=True, text=True, check=True)
+    ok, value = on.stdout.split()
+    if sys.platform.startswith("linux"):
+        assert ok == "True"
+    assert value == off.stdout.split()[1]
