@@ -7,6 +7,7 @@ import torch
 
 import training.train as train_mod
 from training import ModelConfig, TrainConfig, load_model
+from training.config import ConfigError
 from training.assets import finish_folder
 from training.evaluate import load_latent_map
 from training.train import TrainingDiverged, train
@@ -70,6 +71,27 @@ def test_ema_saves_the_average_and_keeps_the_trained_weights_for_resume(tmp_path
     assert raw.keys() == saved.keys()
     assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())   # returned == saved (averaged)
     assert any(not torch.allclose(saved[k].float(), raw[k].float()) for k in saved)   # the average differs
+
+
+def test_bf16_autocast_trains_close_to_fp32_and_saves_float32_weights(tmp_path, tiny_data):
+    quiet = dict(data=tiny_data, progress=False, log=lambda *a: None)
+    mcfg = ModelConfig(kind="cvae", arch="conv", latent_dim=3, num_classes=3, conv_channels=(4, 8), conv_hidden=16)
+    fp32 = train(mcfg, TrainConfig(epochs=2, batch_size=16, seed=0, device="cpu"), tmp_path / "fp32", **quiet)
+    bf16 = train(mcfg, TrainConfig(epochs=2, batch_size=16, seed=0, device="cpu", precision="bf16"),
+                 tmp_path / "bf16", **quiet)
+    saved = load_model(tmp_path / "bf16").state_dict()
+    assert all(v.dtype == torch.float32 for v in saved.values() if v.is_floating_point())
+    a, b = (json.loads((tmp_path / d / "history.json").read_text())["epochs"][-1] for d in ("fp32", "bf16"))
+    assert a["train_loss"] != b["train_loss"]                          # the layers did run in bfloat16
+    assert abs(a["train_loss"] - b["train_loss"]) < 0.02 * a["train_loss"]
+    assert abs(a["test_loss"] - b["test_loss"]) < 0.02 * a["test_loss"]
+    # The loss itself is float32 whatever the layers ran in.
+    x = tiny_data.train.float_images()[:8]
+    y = tiny_data.train.labels[:8]
+    loss, recon, kl = train_mod.loss_terms(bf16.train(), x, y, 1.0, precision="bf16")
+    assert loss.dtype == recon.dtype == kl.dtype == torch.float32 and torch.isfinite(loss)
+    with pytest.raises(ConfigError, match="precision"):
+        TrainConfig(precision="fp16").validate()
 
 
 def test_nan_loss_stops_cleanly_and_keeps_last_good_checkpoint(tmp_path, tiny_data, monkeypatch):

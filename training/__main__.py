@@ -24,7 +24,7 @@ def _train(args) -> None:
     tcfg = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size,
                        lr=args.lr, lr_min_ratio=args.lr_min_ratio, weight_decay=args.weight_decay, beta=args.beta,
                        kl_warmup_epochs=args.kl_warmup, beta_start=args.beta_start, seed=args.seed,
-                       ema=args.ema, class_mmd=args.class_mmd,
+                       ema=args.ema, class_mmd=args.class_mmd, precision=args.precision,
                        device=args.device, resize=args.resize, train_limit=args.train_limit)
     mcfg = ModelConfig(kind=args.kind, arch=args.arch, latent_dim=args.latent_dim, pixel_bias=args.pixel_bias,
                        num_classes=2 if args.kind == "cvae" else 0)  # the real class count comes from the data
@@ -116,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="save a moving average of the weights with this decay per step, e.g. 0.999 (default: off)")
     t.add_argument("--class-mmd", type=float, default=0.0,
                    help="cvae: weight on each class's codes filling N(0, I) (MMD), e.g. 100 (default: off)")
+    t.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: run the layers under bfloat16 autocast while training (about 1.4x faster on CPUs "
+                        "with AVX512-BF16 or AMX, and on recent GPUs; losses, evaluation and saved weights stay "
+                        "float32; default %(default)s)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     t.add_argument("--train-limit", type=int, help="use only the first N training images")

@@ -13,6 +13,7 @@ MAX_LATENT_DIM = 32  # the app shows one slider per dimension
 MAX_CLASSES = 1000
 KINDS = ("ae", "vae", "cvae")
 ARCHS = ("mlp", "conv")
+PRECISIONS = ("fp32", "bf16")
 
 
 class ConfigError(ValueError):
@@ -88,6 +89,7 @@ class TrainConfig:
     beta_start: float = 0.0           # 0 = the usual KL warm-up; > beta anneals down (a cvae then learns to use y)
     ema: float = 0.0                  # > 0: save an exponential moving average of the weights, this decay per step
     class_mmd: float = 0.0            # cvae: weight (nats) on each class's codes matching N(0, I) (losses.class_mmd)
+    precision: str = "fp32"           # "fp32" | "bf16": run the network's layers under bfloat16 autocast (losses stay fp32)
     seed: int = 0
     device: str = "auto"              # "auto" | "cpu" | "cuda"
     resize: bool = False              # image folders: resize images that are not 28x28
@@ -109,6 +111,8 @@ class TrainConfig:
             raise ConfigError(f"ema={self.ema} must be in [0, 1): the decay per step (0.999 is typical), or 0 for none.")
         if not self.class_mmd >= 0:
             raise ConfigError(f"class_mmd={self.class_mmd} must be >= 0.")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision={self.precision!r} must be one of {', '.join(PRECISIONS)}.")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device={self.device!r} must be auto, cpu or cuda.")
 

@@ -39,17 +39,22 @@ def pick_device(name: str) -> torch.device:
 
 
 def loss_terms(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, beta: float,
-               generator: torch.Generator | None = None, sample: bool = True, mmd: float = 0.0):
+               generator: torch.Generator | None = None, sample: bool = True, mmd: float = 0.0,
+               precision: str = "fp32"):
     """Returns (loss, recon, kl), each a mean over the batch, in nats per image.
 
     mmd > 0 (cvae) adds mmd * class_mmd(z, y): each class's codes should fill the prior on their own.
+    precision="bf16" runs the network under bfloat16 autocast; the loss terms are computed in float32.
     """
-    out = model(x, y, sample=sample, generator=generator)
-    recon = bce_per_image(out.logits, x)                                      # (B,)
-    kl = kl_per_image(out.mu, out.logvar) if model.stochastic else torch.zeros_like(recon)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        out = model(x, y, sample=sample, generator=generator)
+    z, mu = out.z.float(), out.mu.float()
+    logvar = None if out.logvar is None else out.logvar.float()
+    recon = bce_per_image(out.logits.float(), x)                              # (B,)
+    kl = kl_per_image(mu, logvar) if model.stochastic else torch.zeros_like(recon)
     loss = (recon + beta * kl).mean()
     if mmd and model.conditional:
-        loss = loss + mmd * class_mmd(out.z, y, generator)
+        loss = loss + mmd * class_mmd(z, y, generator)
     return loss, recon.mean(), kl.mean()
 
 
@@ -69,6 +74,15 @@ def evaluate_loss(model: LatentModel, split: Split, device, batch_size: int = 10
     model.train()
     recon, kl = totals["recon"] / len(split), totals["kl"] / len(split)
     return {"loss": recon + kl, "recon": recon, "kl": kl}
+
+
+def _check_bf16(device: torch.device, log) -> None:
+    """bfloat16 autocast is correct everywhere but only faster where the hardware has bf16 arithmetic."""
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ConfigError("--precision bf16 needs a GPU with bfloat16 support (Ampere or newer); "
+                          "this one has none: use --precision fp32.")
+    if device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        log("note: this CPU has no native bfloat16 arithmetic, so --precision bf16 will train slower than fp32.")
 
 
 def _adamw(model: LatentModel, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
@@ -164,6 +178,8 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
     if not model_cfg.class_names:
         model_cfg = ModelConfig.from_dict({**model_cfg.to_dict(), "class_names": data.class_names})
 
+    if cfg.precision == "bf16":
+        _check_bf16(device, log)
     torch.manual_seed(cfg.seed)
     model = build_model(model_cfg).to(device)
     opt = _adamw(model, cfg, device)
@@ -218,7 +234,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
             idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             x = x_train[idx].unsqueeze(1).float().div_(255)      # (B, 1, 28, 28) in [0, 1]
             y = y_train[idx]
-            loss, recon, kl = loss_terms(model, x, y, beta, mmd=cfg.class_mmd)
+            loss, recon, kl = loss_terms(model, x, y, beta, mmd=cfg.class_mmd, precision=cfg.precision)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
                     f"loss became {loss.item()} at epoch {epoch + 1}, batch {b + 1}; training stopped. "
