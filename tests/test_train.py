@@ -150,3 +150,15 @@ def test_keep_freed_memory_takes_effect_on_linux_and_changes_no_result():
     if sys.platform.startswith("linux"):
         assert ok == "True"
     assert value == off.stdout.split()[1]
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_build_trains_in_bf16_only_where_the_hardware_has_it(tmp_path, idx_folder, monkeypatch, native):
+    from training.assets import build_assets
+    monkeypatch.setattr(train_mod, "bf16_is_native", lambda device: native)
+    logged = []
+    build_assets(tmp_path / "assets", {"mnist": str(idx_folder)}, names=["mnist-ae"], device="cpu",
+                 epochs_scale=0.01, log=logged.append)
+    config = json.loads((tmp_path / "assets" / "mnist-ae" / "config.json").read_text())
+    assert config["train"]["precision"] == ("bf16" if native else "fp32")
+    assert any("no native bfloat16" in m for m in logged) is not native

@@ -60,6 +60,8 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
         lines.append(f"- the weights are an exponential moving average of the trained ones (decay {t['ema']} a step)")
     if m.get("pixel_bias"):
         lines.append("- the decoder has a learned logit offset per output pixel")
+    if t.get("precision") == "bf16":
+        lines.append("- trained with the layers under bfloat16 autocast (losses in float32); evaluated in float32")
     if history:
         lines.append(f"- training time: {sum(h['seconds'] for h in history):.0f} s for {len(history)} epochs "
                      "on a 2-core CPU")

@@ -76,12 +76,21 @@ def evaluate_loss(model: LatentModel, split: Split, device, batch_size: int = 10
     return {"loss": recon + kl, "recon": recon, "kl": kl}
 
 
+def bf16_is_native(device: torch.device) -> bool:
+    """True where bfloat16 autocast runs on bf16 hardware (AVX512-BF16 / AMX CPUs, Ampere or newer GPUs)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
 def _check_bf16(device: torch.device, log) -> None:
-    """bfloat16 autocast is correct everywhere but only faster where the hardware has bf16 arithmetic."""
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+    """bfloat16 autocast is correct on any CPU but only faster where the hardware has bf16 arithmetic."""
+    if device.type == "cuda" and not bf16_is_native(device):
         raise ConfigError("--precision bf16 needs a GPU with bfloat16 support (Ampere or newer); "
                           "this one has none: use --precision fp32.")
-    if device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if device.type == "cpu" and not bf16_is_native(device):
         log("note: this CPU has no native bfloat16 arithmetic, so --precision bf16 will train slower than fp32.")
 
 
