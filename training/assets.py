@@ -33,9 +33,9 @@ RECIPES: dict[str, tuple[dict, dict]] = {
 # lowest Frechet distance, 60.6 against the baseline's 131.4). Measured by benchmarks/quality.py's classifier; the
 # other settings tried are in the README.
 # Why the VAEs differ: MNIST trains on 15,604 images and overfits (train -ELBO 93.5 vs test 99.6 at epoch 40), so
-# stronger weight decay (0.1) and an average of the weights (EMA) bring its IWAE bound from 95.34 to 94.51;
+# stronger weight decay (0.1) and an average of the weights (EMA) bring its IWAE bound from 95.34 to 94.47;
 # Fashion-MNIST's 60,000 images do not overfit (weight decay 0.1 was worse), and there the EMA (-0.09 nats), a
-# per-pixel decoder bias (-0.27) and epochs (30: 233.92, 36: 233.78) close the gap.
+# per-pixel decoder bias (-0.27) and epochs (30: 233.92, 40: 233.62) close the gap.
 # All train under bfloat16 autocast where the hardware has bf16 arithmetic (1.4x faster on the 2-core build machine,
 # same figures: MNIST VAE IWAE 94.47 vs 94.46 in fp32); elsewhere the build falls back to fp32. The MNIST CVAE
 # (90 s of training) stays in fp32: trained in bf16 its samples of the digit 1 were recognised 0.879 of the time
