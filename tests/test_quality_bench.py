@@ -7,7 +7,9 @@ import torch
 from torch import nn
 
 from benchmarks.classifier import SmallCNN, classify, load_or_train
-from benchmarks.quality import frechet_distance, frechet_from_stats, prior_sample_features, sample_accuracy
+from benchmarks.quality import (blurred_accuracy, frechet_distance, frechet_from_stats, prior_sample_features,
+                                reconstruction_accuracy, sample_accuracy)
+from training.data import Split
 from training import create_model
 
 
@@ -126,3 +128,54 @@ def test_classifier_cache_roundtrip(tmp_path):
     assert torch.equal(classify(a, x)[1], classify(b, x)[1])
     load_or_train(path, split, 3, epochs=2, log=logs.append)  # other settings: retrained
     assert any("other settings" in s for s in logs)
+
+
+class RowReconCVAE(RowDecoderCVAE):
+    """reconstruct lights up row y, except for images whose first pixel is set: those show row y + 1."""
+
+    def reconstruct(self, x, y):
+        out = torch.zeros_like(x)
+        rows = torch.where(x[:, 0, 0, 0] > 0.5, (y + 1) % self.inner.num_classes, y)
+        out[torch.arange(len(x)), 0, rows] = 1.0
+        return out
+
+
+def test_reconstruction_accuracy_known_answer():
+    model = RowReconCVAE(create_model("cvae", "mlp", latent_dim=2, num_classes=3, mlp_hidden=8))
+    images = torch.zeros(7, 28, 28, dtype=torch.uint8)
+    labels = torch.tensor([0, 0, 1, 1, 1, 2, 2])
+    images[[1, 2], 0, 0] = 255                                                 # one 0 and one 1 go wrong
+    out = reconstruction_accuracy(model, Oracle(3), Split(images, labels), batch_size=3)
+    assert out["per_class"] == pytest.approx([0.5, 2 / 3, 1.0])
+    assert out["overall"] == pytest.approx(5 / 7)
+
+
+def test_reconstruction_accuracy_refuses_unconditional_model():
+    model = create_model("vae", "mlp", latent_dim=2, mlp_hidden=8)
+    split = Split(torch.zeros(2, 28, 28, dtype=torch.uint8), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="cvae"):
+        reconstruction_accuracy(model, Oracle(2), split)
+
+
+class PeakOracle(nn.Module):
+    """Class 1 when some pixel is at least 0.9 bright, else class 0: a judge that wants sharp strokes."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = lambda f: f
+
+    def features(self, x):
+        peak = x.flatten(1).amax(1, keepdim=True)
+        return torch.cat([0.9 - peak, peak - 0.9], 1)
+
+
+def test_blurred_accuracy_sharp_strokes_lose_to_blur():
+    images = torch.zeros(6, 28, 28, dtype=torch.uint8)
+    images[:4, 14, 10:18] = 255                                                # a one-pixel line: class 1
+    labels = torch.tensor([1, 1, 1, 1, 0, 0])
+    split = Split(images, labels)
+    sharp = blurred_accuracy(PeakOracle(), split, 0, num_classes=3, batch_size=4)
+    assert sharp["overall"] == 1.0 and sharp["per_class"] == [1.0, 1.0, None]
+    blurred = blurred_accuracy(PeakOracle(), split, 1.0, num_classes=3, batch_size=4)
+    assert blurred["per_class"][1] == 0.0 and blurred["per_class"][0] == 1.0  # the line's peak falls below 0.9
+    assert blurred["overall"] == pytest.approx(2 / 6)
