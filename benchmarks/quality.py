@@ -44,7 +44,7 @@ from benchmarks.classifier import SmallCNN, accuracy, classify, load_or_train  #
 from training import ConfigError, ModelConfig, ModelLoadError, TrainConfig, load_dataset, load_model  # noqa: E402
 from training import checkpoint as ckpt  # noqa: E402
 from training.data import Dataset, Split  # noqa: E402
-from training.evaluate import METRICS_NAME, evaluate  # noqa: E402
+from training.evaluate import METRICS_NAME, _batches, evaluate  # noqa: E402
 from training.models import LatentModel  # noqa: E402
 
 DATASETS = ("mnist", "fashion-mnist")
@@ -126,9 +126,7 @@ def sample_accuracy(model: LatentModel, classifier: SmallCNN, n_per_class: int, 
         raise ValueError(f"sample accuracy needs a cvae (a model that takes class labels), got kind={model.kind!r}.")
     labels = torch.arange(model.num_classes).repeat_interleave(n_per_class)    # (C * n_per_class,)
     preds, feats = prior_sample_features(model, classifier, len(labels), labels, seed=seed, batch_size=batch_size)
-    hit = (preds == labels).double()
-    per_class = hit.view(model.num_classes, n_per_class).mean(1)
-    return {"per_class": per_class.tolist(), "overall": float(hit.mean()), "features": feats}
+    return {**_per_class_hits(preds, labels, model.num_classes), "features": feats}
 
 
 @torch.inference_mode()
@@ -145,11 +143,8 @@ def reconstruction_accuracy(model: LatentModel, classifier: SmallCNN, split: Spl
                          f"got kind={model.kind!r}.")
     model.eval()
     device = next(model.parameters()).device
-    preds = []
-    for i in range(0, len(split), batch_size):
-        x = split.images[i:i + batch_size].to(device).unsqueeze(1).float().div_(255)
-        y = split.labels[i:i + batch_size].to(device)
-        preds.append(classify(classifier, model.reconstruct(x, y).float().cpu(), batch_size)[0])
+    preds = [classify(classifier, model.reconstruct(x, y).float().cpu(), batch_size)[0]
+             for x, y in _batches(split, batch_size, device)]
     return _per_class_hits(torch.cat(preds), split.labels, model.num_classes)
 
 
