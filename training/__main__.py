@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from .checkpoint import ModelLoadError, OutputError
-from .config import ConfigError, ModelConfig, TrainConfig
+from .config import ARCHS, KINDS, PRECISIONS, ConfigError, ModelConfig, TrainConfig
 from .data import DataError
 from .train import TrainingDiverged
 
@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train one model into a folder (then evaluate it and build its latent map)")
-    t.add_argument("--kind", choices=["ae", "vae", "cvae"], default="vae")
-    t.add_argument("--arch", choices=["mlp", "conv"], default="conv")
+    t.add_argument("--kind", choices=KINDS, default="vae")
+    t.add_argument("--arch", choices=ARCHS, default="conv")
     t.add_argument("--latent-dim", type=int, default=ModelConfig.latent_dim, help="at most 32 (default %(default)s)")
     t.add_argument("--pixel-bias", action="store_true",
                    help="conv: give the decoder a learned logit offset per output pixel")
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="save a moving average of the weights with this decay per step, e.g. 0.999 (default: off)")
     t.add_argument("--class-mmd", type=float, default=0.0,
                    help="cvae: weight on each class's codes filling N(0, I) (MMD), e.g. 100 (default: off)")
-    t.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+    t.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="bf16: run the layers under bfloat16 autocast while training (about 1.4x faster on CPUs "
                         "with AVX512-BF16 or AMX, and on recent GPUs; losses, evaluation and saved weights stay "
                         "float32; default %(default)s)")
