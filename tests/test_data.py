@@ -31,6 +31,26 @@ def test_missing_idx_files_name_the_files_and_both_fixes(idx_folder):
     assert "t10k-labels-idx1-ubyte.gz" in msg and "internet" in msg and "--data-dir" in msg
 
 
+def test_two_readers_decompressing_the_same_folder_at_once_both_succeed(idx_folder, monkeypatch):
+    """build-assets' two workers may read one dataset into an empty cache at the same moment: here a second reader
+    runs in full between the first one's write and its rename (a shared temp name made the first rename fail)."""
+    import training.data as data_mod
+    real_replace, interleaved = data_mod.os.replace, []
+
+    def replace_after_another_reader(src, dst):
+        if not interleaved:
+            interleaved.append(None)                                    # the other reader renames normally
+            interleaved[0] = load_dataset("mnist", idx_folder)         # the other process, start to finish
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(data_mod.os, "replace", replace_after_another_reader)
+    first = load_dataset("mnist", idx_folder)
+    assert interleaved and torch.equal(first.train.images, interleaved[0].train.images)
+    assert first.train.images.shape == (30, 28, 28)
+    raw = next(data_mod.cache_dir().glob("idx/mnist-*/MNIST/raw"))
+    assert not list(raw.glob("*.part"))                                 # no temp file left behind
+
+
 def test_truncated_gzip_is_reported(idx_folder):
     p = idx_folder / "train-images-idx3-ubyte.gz"
     p.write_bytes(p.read_bytes()[:200])

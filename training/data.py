@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,10 +96,13 @@ def load_idx_folder(name: str, folder: str | Path) -> tuple:
         target = raw / stem
         if target.exists():
             continue
-        tmp = raw / (stem + ".part")
+        # A temp file of its own: two processes reading the same folder at once (the two workers of
+        # build-assets) each write their own copy and the last rename wins, with the same bytes.
+        fd, tmp_name = tempfile.mkstemp(dir=raw, prefix=stem + ".", suffix=".part")
+        tmp = Path(tmp_name)
         opener = gzip.open if path.suffix == ".gz" else open
         try:
-            with opener(path, "rb") as src, open(tmp, "wb") as dst:
+            with os.fdopen(fd, "wb") as dst, opener(path, "rb") as src:
                 shutil.copyfileobj(src, dst)
         except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
             tmp.unlink(missing_ok=True)
