@@ -28,16 +28,19 @@ def test_train_evaluate_and_resume_through_the_cli(tmp_path, idx_folder, capsys)
     assert printed["iwae_k2"] > 0 and printed == json.loads((out / "metrics.json").read_text())
 
 
-def test_train_cli_passes_the_ema_mmd_pixel_bias_and_precision_settings(tmp_path, idx_folder):
+def test_train_cli_passes_the_ema_mmd_classifier_pixel_bias_and_precision_settings(tmp_path, idx_folder):
     out = tmp_path / "m"
     assert main(["train", "--kind", "cvae", "--latent-dim", "2", "--data-dir", str(idx_folder), "--epochs", "1",
                  "--batch-size", "8", "--out", str(out), "--no-eval", "--device", "cpu", "--pixel-bias",
-                 "--ema", "0.9", "--class-mmd", "5", "--precision", "bf16"]) == 0
+                 "--ema", "0.9", "--class-mmd", "5", "--classifier-weight", "2", "--precision", "bf16"]) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["pixel_bias"] is True and config["model"]["arch"] == "conv"
     assert config["train"]["ema"] == 0.9 and config["train"]["class_mmd"] == 5.0
-    assert config["train"]["precision"] == "bf16"
+    assert config["train"]["precision"] == "bf16" and config["train"]["classifier_weight"] == 2.0
     assert main(["train", "--data-dir", str(idx_folder), "--out", str(tmp_path / "bad"), "--ema", "1.5"]) == 2
+    # a vae has no class to be recognised as: refused with a config error, before any data is read
+    assert main(["train", "--kind", "vae", "--data-dir", str(tmp_path / "no-data"), "--out", str(tmp_path / "bad"),
+                 "--classifier-weight", "5"]) == 2
 
 
 def test_missing_data_exit_code_and_nothing_written(tmp_path, capsys):

@@ -41,17 +41,18 @@ def test_training_lowers_the_loss_and_writes_a_complete_folder(tmp_path, tiny_da
     assert load_model(tmp_path / "m").class_names == ["a", "b", "c"]
 
 
-@pytest.mark.parametrize("extra", [{}, {"ema": 0.9}], ids=["plain", "ema"])
-def test_resume_matches_an_uninterrupted_run(tmp_path, tiny_data, extra):
+@pytest.mark.parametrize("kind, extra", [("vae", {}), ("vae", {"ema": 0.9}), ("cvae", {"classifier_weight": 5.0})],
+                         ids=["plain", "ema", "classifier"])
+def test_resume_matches_an_uninterrupted_run(tmp_path, tiny_data, kind, extra):
     quiet = dict(data=tiny_data, progress=False, log=lambda *a: None)
-    mcfg, tcfg = _cfgs(epochs=3, **extra)
+    mcfg, tcfg = _cfgs(kind, epochs=3, **extra)
     straight = train(mcfg, tcfg, tmp_path / "straight", **quiet)
 
     def kill_after_epoch_1(msg):
         if msg.startswith("epoch 1/"):
             raise KeyboardInterrupt  # as if killed right after epoch 1 was checkpointed
 
-    mcfg, tcfg = _cfgs(epochs=3, **extra)
+    mcfg, tcfg = _cfgs(kind, epochs=3, **extra)
     with pytest.raises(KeyboardInterrupt):
         train(mcfg, tcfg, tmp_path / "resumed", data=tiny_data, progress=False, log=kill_after_epoch_1)
     resumed = train(mcfg, tcfg, tmp_path / "resumed", resume=True, **quiet)
@@ -73,6 +74,69 @@ def test_ema_saves_the_average_and_keeps_the_trained_weights_for_resume(tmp_path
     assert any(not torch.allclose(saved[k].float(), raw[k].float()) for k in saved)   # the average differs
 
 
+def test_classifier_loss_reaches_the_decoder_only(tiny_data):
+    """--classifier-weight: the decoded prior samples' cross-entropy moves the decoder, never the classifier."""
+    from training.models import SampleClassifier, create_model
+    torch.manual_seed(0)
+    model = create_model("cvae", "conv", latent_dim=3, num_classes=3, conv_channels=(4, 8), conv_hidden=16).train()
+    classifier = SampleClassifier(3)
+    x, y = tiny_data.train.float_images()[:16], tiny_data.train.labels[:16]
+
+    def decoder_grads(weight):
+        model.zero_grad(set_to_none=True)
+        classifier.zero_grad(set_to_none=True)
+        terms = train_mod.loss_terms(model, x, y, 1.0, generator=torch.Generator().manual_seed(3),
+                                     classifier=classifier, classifier_weight=weight)
+        terms.loss.backward()
+        assert all(p.grad is None for p in classifier.parameters())       # the classifier is not trained by it
+        assert all(p.requires_grad for p in classifier.parameters())      # and is trainable again afterwards
+        return terms, [p.grad.clone() for p in model.decoder.parameters()]
+
+    with_ce, dec_on = decoder_grads(10.0)
+    without, dec_off = decoder_grads(1e-9)
+    assert with_ce.sample_ce is not None and with_ce.sample_ce.item() > 0
+    assert torch.allclose(with_ce.recon, without.recon) and torch.allclose(with_ce.kl, without.kl)
+    assert with_ce.loss.item() == pytest.approx((without.loss + 10.0 * with_ce.sample_ce).item(), rel=1e-5)
+    assert any(not torch.allclose(a, b) for a, b in zip(dec_on, dec_off))   # the decoder hears it
+    # Off, or for a model without classes, nothing changes: no sample term at all.
+    assert train_mod.loss_terms(model, x, y, 1.0, classifier=classifier, classifier_weight=0.0).sample_ce is None
+
+
+def test_classifier_weight_trains_a_classifier_kept_out_of_the_model_folder(tmp_path, tiny_data):
+    from safetensors.torch import load_file
+    quiet = dict(data=tiny_data, progress=False, log=lambda *a: None)
+    mcfg, tcfg = _cfgs("cvae", epochs=4, lr=3e-3, classifier_weight=5.0)
+    train(mcfg, tcfg, tmp_path / "with", **quiet)
+    mcfg, tcfg = _cfgs("cvae", epochs=1)
+    train(mcfg, tcfg, tmp_path / "without", **quiet)
+    # The shipped weights are the cvae's alone, the same tensors as without the option.
+    assert load_file(str(tmp_path / "with" / "model.safetensors")).keys() == \
+        load_file(str(tmp_path / "without" / "model.safetensors")).keys()
+    state = load_file(str(tmp_path / "with" / "train_state.safetensors"))
+    assert any(k.startswith("classifier.") for k in state) and any(k.startswith("classifier_opt.") for k in state)
+    config = json.loads((tmp_path / "with" / "config.json").read_text())
+    assert config["train"]["classifier_weight"] == 5.0
+    from training.card import write_model_card
+    write_model_card(tmp_path / "with")
+    assert "auxiliary classifier" in (tmp_path / "with" / "README.md").read_text()
+    h = json.loads((tmp_path / "with" / "history.json").read_text())["epochs"]
+    assert all(np.isfinite(e["train_sample_ce"]) for e in h) and "train_sample_ce" not in \
+        json.loads((tmp_path / "without" / "history.json").read_text())["epochs"][0]
+    # The classifier learned the classes from the real images (the blobs' rows): all of them, after 4 epochs.
+    from training.models import SampleClassifier
+    classifier = SampleClassifier(3)
+    classifier.load_state_dict({k[len("classifier."):]: v for k, v in state.items() if k.startswith("classifier.")})
+    with torch.no_grad():
+        predicted = classifier(tiny_data.test.float_images()).argmax(1)
+    assert (predicted == tiny_data.test.labels).float().mean() > 0.9
+    # Only a cvae decodes with a class: asked for with a vae, it is refused before any data is read.
+    mcfg, tcfg = _cfgs("vae", classifier_weight=5.0)
+    with pytest.raises(ConfigError, match="needs a cvae"):
+        train(mcfg, tcfg, tmp_path / "vae", progress=False, log=lambda *a: None)
+    with pytest.raises(ConfigError, match="classifier_weight"):
+        TrainConfig(classifier_weight=-1.0).validate()
+
+
 def test_bf16_autocast_trains_close_to_fp32_and_saves_float32_weights(tmp_path, tiny_data):
     quiet = dict(data=tiny_data, progress=False, log=lambda *a: None)
     mcfg = ModelConfig(kind="cvae", arch="conv", latent_dim=3, num_classes=3, conv_channels=(4, 8), conv_hidden=16)
@@ -88,7 +152,7 @@ def test_bf16_autocast_trains_close_to_fp32_and_saves_float32_weights(tmp_path, 
     # The loss itself is float32 whatever the layers ran in.
     x = tiny_data.train.float_images()[:8]
     y = tiny_data.train.labels[:8]
-    loss, recon, kl = train_mod.loss_terms(bf16.train(), x, y, 1.0, precision="bf16")
+    loss, recon, kl, _ = train_mod.loss_terms(bf16.train(), x, y, 1.0, precision="bf16")
     assert loss.dtype == recon.dtype == kl.dtype == torch.float32 and torch.isfinite(loss)
     with pytest.raises(ConfigError, match="precision"):
         TrainConfig(precision="fp16").validate()

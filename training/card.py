@@ -58,6 +58,10 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
     ]
     if t.get("ema"):
         lines.append(f"- the weights are an exponential moving average of the trained ones (decay {t['ema']} a step)")
+    if t.get("classifier_weight"):
+        lines.append(f"- an auxiliary classifier, trained on the real images alongside, scored prior samples decoded "
+                     f"with a random class; its cross-entropy (weight {t['classifier_weight']}) was added to the loss "
+                     "so that samples look like their class (`--classifier-weight`; the classifier is not shipped)")
     if m.get("pixel_bias"):
         lines.append("- the decoder has a learned logit offset per output pixel")
     if t.get("precision") == "bf16":

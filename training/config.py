@@ -89,6 +89,7 @@ class TrainConfig:
     beta_start: float = 0.0           # 0 = the usual KL warm-up; > beta anneals down (a cvae then learns to use y)
     ema: float = 0.0                  # > 0: save an exponential moving average of the weights, this decay per step
     class_mmd: float = 0.0            # cvae: weight (nats) on each class's codes matching N(0, I) (losses.class_mmd)
+    classifier_weight: float = 0.0    # cvae: weight on an auxiliary classifier's cross-entropy for decoded prior samples
     precision: str = "fp32"           # "fp32" | "bf16": run the network's layers under bfloat16 autocast (losses stay fp32)
     seed: int = 0
     device: str = "auto"              # "auto" | "cpu" | "cuda"
@@ -96,7 +97,8 @@ class TrainConfig:
     train_limit: int | None = None    # use only the first N training images (quick runs, tests)
     history_test_images: int = 2000   # size of the fixed random test subset scored after every epoch
 
-    def validate(self) -> None:
+    def validate(self, kind: str | None = None) -> None:
+        """Raise ConfigError for a value that cannot work; kind (the model's) checks the cvae-only settings."""
         if self.epochs < 1:
             raise ConfigError(f"epochs={self.epochs} must be at least 1.")
         if self.batch_size < 1:
@@ -111,6 +113,12 @@ class TrainConfig:
             raise ConfigError(f"ema={self.ema} must be in [0, 1): the decay per step (0.999 is typical), or 0 for none.")
         if not self.class_mmd >= 0:
             raise ConfigError(f"class_mmd={self.class_mmd} must be >= 0.")
+        if not self.classifier_weight >= 0:
+            raise ConfigError(f"classifier_weight={self.classifier_weight} must be >= 0 (0 turns it off).")
+        if self.classifier_weight and kind is not None and kind != "cvae":
+            raise ConfigError(f"classifier_weight={self.classifier_weight} makes prior samples recognisable as the "
+                              f"class they were decoded with, so it needs a cvae (got kind={kind!r}); drop it "
+                              "(--classifier-weight 0) or train a cvae (--kind cvae).")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision={self.precision!r} must be one of {', '.join(PRECISIONS)}.")
         if self.device not in ("auto", "cpu", "cuda"):

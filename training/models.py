@@ -106,6 +106,28 @@ class ConvDecoder(nn.Module):
 ARCHITECTURES = {"mlp": (MLPEncoder, MLPDecoder), "conv": (ConvEncoder, ConvDecoder)}
 
 
+class SampleClassifier(nn.Module):
+    """The auxiliary classifier of `--classifier-weight` (train.py): it learns the classes from the real training
+    images while a cvae trains, and its cross-entropy on decoded prior samples tells the decoder which details make
+    a sample of class c look like a c (the classifier loss of CVAE-GAN, Bao et al. 2017). Used in training only:
+    it is kept in the resumable training state, never in model.safetensors.
+    Two stride-2 convolutions and two dense layers; no batch norm or dropout, so it behaves the same on real images
+    and on samples."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.LeakyReLU(0.2),    # (B, 32, 14, 14)
+            nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.LeakyReLU(0.2),   # (B, 64, 7, 7)
+            nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.LeakyReLU(0.2),
+            nn.Linear(128, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, 1, 28, 28) in [0, 1] -> class logits (B, num_classes)."""
+        return self.net(x)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The three model kinds.
 

@@ -10,17 +10,20 @@ import math
 import os
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from safetensors import SafetensorError
 from safetensors.torch import load_file
+from torch import nn
 from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
 from .config import ConfigError, ModelConfig, TrainConfig
 from .data import Dataset, Split, load_dataset
 from .losses import bce_per_image, class_mmd, kl_per_image
-from .models import LatentModel, build_model
+from .models import LatentModel, ModelOutput, SampleClassifier, build_model
 
 
 _SLOW_BATCH_S = float(os.environ.get("VAE_EXPLORER_SLOW_BATCH_S", "0") or 0)
@@ -38,16 +41,41 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+class LossTerms(NamedTuple):
+    loss: torch.Tensor                # what is minimised: mean over the batch
+    recon: torch.Tensor               # mean reconstruction BCE, nats per image
+    kl: torch.Tensor                  # mean KL, nats per image
+    sample_ce: torch.Tensor | None    # with a classifier: its cross-entropy on the decoded prior samples
+
+
 def loss_terms(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, beta: float,
                generator: torch.Generator | None = None, sample: bool = True, mmd: float = 0.0,
-               precision: str = "fp32"):
-    """Returns (loss, recon, kl), each a mean over the batch, in nats per image.
+               precision: str = "fp32", classifier: nn.Module | None = None,
+               classifier_weight: float = 0.0) -> LossTerms:
+    """The batch's loss and its parts, each a mean over the batch, in nats per image.
 
     mmd > 0 (cvae) adds mmd * class_mmd(z, y): each class's codes should fill the prior on their own.
+    classifier_weight > 0 (cvae) also decodes one prior code per image, z ~ N(0, I) with a random class c, in the
+    same decoder pass, and adds classifier_weight * the classifier's cross-entropy for c on those samples; the
+    classifier's own weights get no gradient from it (train_classifier_step trains them on the real images).
     precision="bf16" runs the network under bfloat16 autocast; the loss terms are computed in float32.
     """
+    use_classifier = classifier is not None and classifier_weight > 0 and model.conditional
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-        out = model(x, y, sample=sample, generator=generator)
+        if not use_classifier:
+            out = model(x, y, sample=sample, generator=generator)
+        else:
+            b = x.shape[0]
+            mu, logvar = model.encode(x, y)
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            z = mu + eps * torch.exp(0.5 * logvar) if sample else mu
+            z_prior = torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
+            y_prior = torch.randint(model.num_classes, (b,), generator=generator, device=x.device)
+            logits = model.decode_logits(torch.cat([z, z_prior]), torch.cat([y, y_prior]))   # one pass, 2B codes
+            out = ModelOutput(logits[:b], mu, logvar, z)
+            classifier.requires_grad_(False)
+            class_logits = classifier(torch.sigmoid(logits[b:]))
+            classifier.requires_grad_(True)
     z, mu = out.z.float(), out.mu.float()
     logvar = None if out.logvar is None else out.logvar.float()
     recon = bce_per_image(out.logits.float(), x)                              # (B,)
@@ -55,7 +83,22 @@ def loss_terms(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, beta
     loss = (recon + beta * kl).mean()
     if mmd and model.conditional:
         loss = loss + mmd * class_mmd(z, y, generator)
-    return loss, recon.mean(), kl.mean()
+    sample_ce = None
+    if use_classifier:
+        sample_ce = F.cross_entropy(class_logits.float(), y_prior)
+        loss = loss + classifier_weight * sample_ce
+    return LossTerms(loss, recon.mean(), kl.mean(), sample_ce)
+
+
+def train_classifier_step(classifier: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                          precision: str = "fp32") -> float:
+    """One step of the auxiliary classifier on a batch of real images; returns its cross-entropy."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        loss = F.cross_entropy(classifier(x).float(), y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item()
 
 
 @torch.no_grad()
@@ -67,7 +110,7 @@ def evaluate_loss(model: LatentModel, split: Split, device, batch_size: int = 10
     for i in range(0, len(split), batch_size):
         x = split.images[i:i + batch_size].to(device).unsqueeze(1).float().div_(255)
         y = split.labels[i:i + batch_size].to(device)
-        _, recon, kl = loss_terms(model, x, y, 1.0, generator=gen)
+        _, recon, kl, _ = loss_terms(model, x, y, 1.0, generator=gen)
         n = x.shape[0]
         totals["recon"] += recon.item() * n
         totals["kl"] += kl.item() * n
@@ -115,21 +158,42 @@ def beta_at(cfg: TrainConfig, epoch_float: float) -> float:
     return cfg.beta_start + (cfg.beta - cfg.beta_start) * t
 
 
+def _opt_tensors(opt: torch.optim.Optimizer, prefix: str, tensors: dict, steps: dict) -> None:
+    """Adam(W)'s moments into tensors[prefix.i.key] and its step counts into steps[i]."""
+    for i, state in opt.state_dict()["state"].items():
+        for key, value in state.items():
+            if key == "step":
+                steps[str(i)] = float(value)
+            else:
+                tensors[f"{prefix}.{i}.{key}"] = value
+
+
+def _restore_opt(opt: torch.optim.Optimizer, prefix: str, tensors: dict, steps: dict, device) -> None:
+    sd = opt.state_dict()
+    for i_str, step in steps.items():
+        i = int(i_str)
+        sd["state"][i] = {"step": torch.tensor(step),
+                          "exp_avg": tensors[f"{prefix}.{i}.exp_avg"].to(device),
+                          "exp_avg_sq": tensors[f"{prefix}.{i}.exp_avg_sq"].to(device)}
+    opt.load_state_dict(sd)
+
+
 def _save_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, epoch: int, step: int,
-                raw_model: LatentModel | None = None) -> None:
+                raw_model: LatentModel | None = None, classifier: nn.Module | None = None,
+                classifier_opt: torch.optim.Optimizer | None = None) -> None:
     """Optimizer moments and RNG states as safetensors (never pickle), plus the scalars as JSON.
 
     raw_model: with --ema, model.safetensors holds the averaged weights, so the trained ones are kept here.
+    classifier: with --classifier-weight, the auxiliary classifier and its optimizer (training state only).
     """
     tensors, scalars = {}, {"epoch": epoch, "step": step, "param_steps": {}}
     if raw_model is not None:
         tensors.update({f"raw.{k}": v.detach().contiguous() for k, v in raw_model.state_dict().items()})
-    for i, state in opt.state_dict()["state"].items():
-        for key, value in state.items():
-            if key == "step":
-                scalars["param_steps"][str(i)] = float(value)
-            else:
-                tensors[f"opt.{i}.{key}"] = value
+    _opt_tensors(opt, "opt", tensors, scalars["param_steps"])
+    if classifier is not None:
+        tensors.update({f"classifier.{k}": v.detach().contiguous() for k, v in classifier.state_dict().items()})
+        scalars["classifier_param_steps"] = {}
+        _opt_tensors(classifier_opt, "classifier_opt", tensors, scalars["classifier_param_steps"])
     tensors["rng.torch"] = torch.get_rng_state()
     tensors["rng.shuffle"] = shuffle_gen.get_state()
     if torch.cuda.is_available():
@@ -139,23 +203,25 @@ def _save_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Genera
 
 
 def _load_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, device,
-                model_of_opt: LatentModel) -> tuple[int, int]:
+                model_of_opt: LatentModel, classifier: nn.Module | None = None,
+                classifier_opt: torch.optim.Optimizer | None = None) -> tuple[int, int]:
     try:
         tensors = load_file(str(out / ckpt.STATE_NAME))
         scalars = json.loads((out / ckpt.STATE_JSON).read_text())
     except (FileNotFoundError, SafetensorError, json.JSONDecodeError, OSError) as e:
         raise ckpt.ModelLoadError(f"cannot resume from {out}: training state is missing or unreadable ({e}). "
                                   "Start afresh without --resume, or into a new --out folder.") from e
-    sd = opt.state_dict()
-    for i_str, step in scalars["param_steps"].items():
-        i = int(i_str)
-        sd["state"][i] = {"step": torch.tensor(step),
-                          "exp_avg": tensors[f"opt.{i}.exp_avg"].to(device),
-                          "exp_avg_sq": tensors[f"opt.{i}.exp_avg_sq"].to(device)}
-    opt.load_state_dict(sd)
+    _restore_opt(opt, "opt", tensors, scalars["param_steps"], device)
     raw = {k[4:]: v.to(device) for k, v in tensors.items() if k.startswith("raw.")}
     if raw:
         model_of_opt.load_state_dict(raw)
+    if classifier is not None:
+        weights = {k[len("classifier."):]: v.to(device) for k, v in tensors.items() if k.startswith("classifier.")}
+        if not weights:
+            raise ckpt.ModelLoadError(f"cannot resume from {out}: its training state has no auxiliary classifier "
+                                      "(it was trained without --classifier-weight). Start afresh without --resume.")
+        classifier.load_state_dict(weights)
+        _restore_opt(classifier_opt, "classifier_opt", tensors, scalars.get("classifier_param_steps", {}), device)
     torch.set_rng_state(tensors["rng.torch"])
     shuffle_gen.set_state(tensors["rng.shuffle"])
     if "rng.cuda" in tensors and torch.cuda.is_available():
@@ -166,7 +232,7 @@ def _load_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Genera
 def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: bool = False,
           data: Dataset | None = None, progress: bool = True, log=print) -> LatentModel:
     """Train a model into the folder `out`; returns the trained model (eval mode)."""
-    cfg.validate()
+    cfg.validate(model_cfg.kind)
     out = ckpt.ensure_writable(out)  # fail before any training time is spent
     device = pick_device(cfg.device)
     history: list[dict] = []
@@ -192,13 +258,19 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
     torch.manual_seed(cfg.seed)
     model = build_model(model_cfg).to(device)
     opt = _adamw(model, cfg, device)
+    # --classifier-weight: an auxiliary classifier learns the classes from the real images (its own Adam, one
+    # step per batch after the model's) and its cross-entropy on decoded prior samples joins the model's loss.
+    classifier = classifier_opt = None
+    if cfg.classifier_weight:
+        classifier = SampleClassifier(model_cfg.num_classes).to(device)
+        classifier_opt = torch.optim.Adam(classifier.parameters(), lr=1e-3, fused=device.type in ("cpu", "cuda"))
     shuffle_gen = torch.Generator().manual_seed(cfg.seed)
     start_epoch, step = 0, 0
     if resume:
         model = ckpt.load_model(out, device=device).train()
         saved_weights = {k: v.clone() for k, v in model.state_dict().items()}    # the averaged ones, with --ema
         opt = _adamw(model, cfg, device)
-        start_epoch, step = _load_state(out, opt, shuffle_gen, device, model)
+        start_epoch, step = _load_state(out, opt, shuffle_gen, device, model, classifier, classifier_opt)
         history = history[:start_epoch]
         log(f"resumed from {out} after epoch {start_epoch}")
     # --ema: evaluate and save a moving average of the weights (torch's AveragedModel, buffers included); its
@@ -232,7 +304,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
         t0 = time.time()
         model.train()
         perm = torch.randperm(n, generator=shuffle_gen).to(device)
-        sums = torch.zeros(3)
+        sums = torch.zeros(4)
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
                    leave=False, dynamic_ncols=True)
         for b in bar:
@@ -243,7 +315,8 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
             idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             x = x_train[idx].unsqueeze(1).float().div_(255)      # (B, 1, 28, 28) in [0, 1]
             y = y_train[idx]
-            loss, recon, kl = loss_terms(model, x, y, beta, mmd=cfg.class_mmd, precision=cfg.precision)
+            loss, recon, kl, sample_ce = loss_terms(model, x, y, beta, mmd=cfg.class_mmd, precision=cfg.precision,
+                                                    classifier=classifier, classifier_weight=cfg.classifier_weight)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
                     f"loss became {loss.item()} at epoch {epoch + 1}, batch {b + 1}; training stopped. "
@@ -252,25 +325,34 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if classifier is not None:
+                train_classifier_step(classifier, classifier_opt, x, y, cfg.precision)
             step += 1
             if ema is not None:
                 ema.update_parameters(model)
             if _SLOW_BATCH_S:
                 time.sleep(_SLOW_BATCH_S)  # test hook: widens the window for a kill mid-epoch
-            sums += torch.tensor([loss.item(), recon.item(), kl.item()]) * x.shape[0]
+            ce = 0.0 if sample_ce is None else sample_ce.item()
+            sums += torch.tensor([loss.item(), recon.item(), kl.item(), ce]) * x.shape[0]
             if b % 10 == 0:
-                bar.set_postfix(loss=f"{loss.item():.1f}", recon=f"{recon.item():.1f}", kl=f"{kl.item():.1f}")
-        train_loss, train_recon, train_kl = (sums / n).tolist()
+                bar.set_postfix(loss=f"{loss.item():.1f}", recon=f"{recon.item():.1f}", kl=f"{kl.item():.1f}",
+                                **({"sample_ce": f"{ce:.2f}"} if classifier is not None else {}))
+        train_loss, train_recon, train_kl, train_ce = (sums / n).tolist()
         test = evaluate_loss(keep, test_subset, device, seed=cfg.seed)
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_recon": train_recon,
                         "train_kl": train_kl, "test_loss": test["loss"], "test_recon": test["recon"],
                         "test_kl": test["kl"], "test_images": len(test_subset), "beta": beta, "lr": lr,
                         "seconds": time.time() - t0})
+        if classifier is not None:   # how recognisable the samples were to the auxiliary classifier this epoch
+            history[-1]["train_sample_ce"] = train_ce
         # Checkpoint: weights + config, then optimizer state, then history. Each file is atomic; the epoch
         # recorded in train_state.json is what resume trusts, and it is written after the weights.
         ckpt.save_model(keep, out, **meta)
-        _save_state(out, opt, shuffle_gen, epoch + 1, step, raw_model=model if ema is not None else None)
+        _save_state(out, opt, shuffle_gen, epoch + 1, step, raw_model=model if ema is not None else None,
+                    classifier=classifier, classifier_opt=classifier_opt)
         ckpt.write_json(out / "history.json", {"epochs": history})
         log(f"epoch {epoch + 1}/{cfg.epochs}  train {train_loss:.2f} (recon {train_recon:.2f}, kl {train_kl:.2f})  "
-            f"test {test['loss']:.2f} (recon {test['recon']:.2f}, kl {test['kl']:.2f})  {time.time() - t0:.1f}s")
+            f"test {test['loss']:.2f} (recon {test['recon']:.2f}, kl {test['kl']:.2f})"
+            + (f"  samples' cross-entropy {train_ce:.3f}" if classifier is not None else "")
+            + f"  {time.time() - t0:.1f}s")
     return keep.eval()
