@@ -4,6 +4,7 @@
     python benchmarks/quality.py --datasets mnist      # one dataset
     python benchmarks/quality.py --reevaluate          # recompute -ELBO / IWAE / 5-NN instead of reading metrics.json
     python benchmarks/quality.py --quick               # tiny settings: a smoke test of the script itself
+    python benchmarks/quality.py --update-cards        # also write each model's figures into its model card
 
 Prints, per dataset, a table of figures with their targets and PASS/FAIL, and writes every figure as JSON
 (default benchmarks/results/quality.json). A script that prints figures, not a pass/fail test; it exits 0 either way.
@@ -379,6 +380,47 @@ def run_dataset(name: str, data_dir: str, args, log=print) -> dict:
     return res
 
 
+# Model cards: the figures above, per model, in a section of the folder's README.md that a later run replaces.
+CARD_BEGIN = "<!-- benchmarks/quality.py: begin -->"
+CARD_END = "<!-- benchmarks/quality.py: end -->"
+
+
+def card_section(dataset: dict, kind: str, command: str) -> str:
+    """Markdown for one model's card: its rows of the table (figure, value, target, verdict) and what judged them."""
+    info = dataset["models"][kind]
+    tag = f"{info['arch']} {kind}"
+    clf = dataset["classifier"]
+    lines = [CARD_BEGIN, "## Against the project's targets", "",
+             f"Measured by `{command}` on the {dataset['test_images']:,} official test images. Samples are judged by a "
+             f"small CNN trained on the {dataset['train_images']:,} real training images (test accuracy "
+             f"{clf['test_accuracy']:.4f}); the baseline is the tutorial VAE (784-400-20 MLP, 20 epochs) trained here "
+             f"on the same data: IWAE {dataset['baseline']['iwae']:.2f}, Fréchet distance of its prior samples "
+             f"{dataset['baseline']['fd']:.2f}.", "",
+             "| figure | value | target | verdict |", "|---|---|---|---|"]
+    for r in dataset["rows"]:
+        if r["name"].startswith(tag):
+            lines.append(f"| {r['name'].split(':', 1)[1].strip()} | {r['text']} | {r['target']} | {r['verdict']} |")
+    if info.get("sample_accuracy_per_class"):
+        lines += ["", "Prior samples labelled as their class, per class: " +
+                  ", ".join(f"{c} {a:.3f}" for c, a in info["sample_accuracy_per_class"].items()) + "."]
+    return "\n".join(lines + [CARD_END])
+
+
+def update_card(folder: str | Path, section: str) -> bool:
+    """Put `section` into folder/README.md: in place of the previous one, else at the end. False if no card."""
+    path = Path(folder) / "README.md"
+    if not path.is_file():
+        return False
+    text = path.read_text()
+    start, end = text.find(CARD_BEGIN), text.find(CARD_END)
+    if start != -1 and end > start:
+        text = text[:start] + section + text[end + len(CARD_END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    ckpt.write_text(path, text)
+    return True
+
+
 def format_table(name: str, rows: list[dict]) -> str:
     w = max(len(r["name"]) for r in rows) + 2
     lines = [f"\n{name}", f"  {'figure':<{w}}{'value':>10}   {'target':<28}verdict", "  " + "-" * (w + 48)]
@@ -418,7 +460,12 @@ def main(argv: list[str] | None = None) -> int:
                                                 "with --quick, <cache>/quick/quality.json); '' to skip")
     p.add_argument("--seed", type=int, default=0, help="seed of the prior samples")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--update-cards", action="store_true",
+                   help="also write each judged model's figures into its model card (<folder>/README.md), in a "
+                        "section that the next run replaces")
     args = p.parse_args(argv)
+    if args.quick and args.update_cards:
+        p.error("--update-cards needs the full settings: --quick's figures mean nothing, so they stay out of the cards")
     from training.runtime import keep_freed_memory
     keep_freed_memory()
     if args.threads:
@@ -441,6 +488,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{verdicts.count('PASS')} PASS, {verdicts.count('FAIL')} FAIL"
           + ("  (--quick: tiny settings, the verdicts mean nothing)" if args.quick else ""))
     print(f"wall time {results['wall_seconds']:.0f}s ({torch.get_num_threads()} thread(s))")
+    if args.update_cards:
+        for dataset in results["datasets"].values():
+            for kind, info in dataset["models"].items():
+                if info and "error" not in info and update_card(info["folder"], card_section(dataset, kind, command)):
+                    print(f"figures written into {info['folder']}/README.md")
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)

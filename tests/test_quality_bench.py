@@ -179,3 +179,41 @@ def test_blurred_accuracy_sharp_strokes_lose_to_blur():
     blurred = blurred_accuracy(PeakOracle(), split, 1.0, num_classes=3, batch_size=4)
     assert blurred["per_class"][1] == 0.0 and blurred["per_class"][0] == 1.0  # the line's peak falls below 0.9
     assert blurred["overall"] == pytest.approx(2 / 6)
+
+
+def _dataset_result(sample_acc: float) -> dict:
+    from benchmarks.quality import _row
+    return {"test_images": 10000, "train_images": 60000, "classifier": {"test_accuracy": 0.9178},
+            "baseline": {"iwae": 239.76, "fd": 131.37},
+            "models": {"cvae": {"folder": "x", "arch": "conv",
+                                "sample_accuracy_per_class": {"T-shirt/top": 0.97, "Sandal": 0.84}}},
+            "rows": [_row("classifier test accuracy", 0.9178),
+                     _row("conv vae: IWAE(k=64)", 233.62, "<= 234", True),
+                     _row("conv cvae: samples labelled as their class", sample_acc, ">= 0.90", sample_acc >= 0.9,
+                          "{:.4f}"),
+                     _row("conv cvae:   worst class (Sandal)", 0.84, "informative", None, "{:.4f}")]}
+
+
+def test_model_card_section_is_written_once_and_replaced_by_the_next_run(tmp_path):
+    from benchmarks.quality import CARD_BEGIN, CARD_END, card_section, update_card
+    card = tmp_path / "README.md"
+    card.write_text("# fashion-mnist-cvae\n\n## Figures\n\nstuff\n")
+    first = card_section(_dataset_result(0.8352), "cvae", "python benchmarks/quality.py")
+    assert "| samples labelled as their class | 0.8352 | >= 0.90 | FAIL |" in first
+    assert "| worst class (Sandal) | 0.8400 | informative |  |" in first
+    assert "IWAE" not in first.split("| figure")[1]                   # only this model's rows, not the vae's
+    assert "Sandal 0.840" in first and "0.9178" in first
+    assert update_card(tmp_path, first)
+    assert update_card(tmp_path, card_section(_dataset_result(0.9712), "cvae", "python benchmarks/quality.py"))
+    text = card.read_text()
+    assert text.startswith("# fashion-mnist-cvae\n\n## Figures\n\nstuff\n")          # the card itself is kept
+    assert text.count(CARD_BEGIN) == 1 and text.count(CARD_END) == 1             # replaced, not appended twice
+    assert "0.9712" in text and "PASS" in text and "0.8352" not in text
+    assert not update_card(tmp_path / "no-such-folder", first)                    # no card: nothing written
+
+
+def test_update_cards_refuses_quick_settings(capsys):
+    from benchmarks.quality import main
+    with pytest.raises(SystemExit) as e:
+        main(["--quick", "--update-cards"])
+    assert e.value.code == 2 and "--update-cards" in capsys.readouterr().err
