@@ -197,11 +197,14 @@ class LatentModel(nn.Module):
                 generator: torch.Generator | None = None) -> ModelOutput:
         """Encode, draw z (or take the mean when sample=False or the model is an AE), decode."""
         mu, logvar = self.encode(x, y)
-        z = mu
-        if self.stochastic and sample:
-            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-            z = mu + eps * torch.exp(0.5 * logvar)  # reparameterisation
+        z = self.draw(mu, logvar, generator) if self.stochastic and sample else mu
         return ModelOutput(self.decode_logits(z, y), mu, logvar, z)
+
+    @staticmethod
+    def draw(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z ~ N(mu, exp(logvar)) as mu + eps * sigma (the reparameterisation: gradients reach mu and logvar)."""
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        return mu + eps * torch.exp(0.5 * logvar)
 
     def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Decode the posterior mean: (B, 1, 28, 28) probabilities."""

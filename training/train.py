@@ -67,8 +67,7 @@ def loss_terms(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, beta
         else:
             b = x.shape[0]
             mu, logvar = model.encode(x, y)
-            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-            z = mu + eps * torch.exp(0.5 * logvar) if sample else mu
+            z = model.draw(mu, logvar, generator) if sample else mu
             z_prior = torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
             y_prior = torch.randint(model.num_classes, (b,), generator=generator, device=x.device)
             logits = model.decode_logits(torch.cat([z, z_prior]), torch.cat([y, y_prior]))   # one pass, 2B codes
