@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from .checkpoint import ModelLoadError, OutputError
-from .config import ARCHS, KINDS, PRECISIONS, ConfigError, ModelConfig, TrainConfig
-from .data import DataError
+from .config import ARCHS, DEVICES, KINDS, PRECISIONS, ConfigError, ModelConfig, TrainConfig
+from .data import DATASETS, DataError
 from .train import TrainingDiverged
 
 EXIT_CODES = {DataError: 3, ModelLoadError: 4, OutputError: 5, ConfigError: 2, TrainingDiverged: 6}
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--latent-dim", type=int, default=ModelConfig.latent_dim, help="at most 32 (default %(default)s)")
     t.add_argument("--pixel-bias", action="store_true",
                    help="conv: give the decoder a learned logit offset per output pixel")
-    t.add_argument("--dataset", choices=["mnist", "fashion-mnist", "folder"], default="mnist")
+    t.add_argument("--dataset", choices=DATASETS, default="mnist")
     t.add_argument("--data-dir", help="folder with the four IDX .gz files, or (dataset folder) an image folder "
                                       "with one sub-folder per class; default: download with torchvision")
     t.add_argument("--resize", action="store_true", help="image folders: resize images that are not 28x28")
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                         "with AVX512-BF16 or AMX, and on recent GPUs; losses, evaluation and saved weights stay "
                         "float32; default %(default)s)")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    t.add_argument("--device", choices=DEVICES, default="auto")
     t.add_argument("--train-limit", type=int, help="use only the first N training images")
     t.add_argument("--out", required=True, help="model folder to write (created if needed)")
     t.add_argument("--resume", action="store_true", help="continue from the last completed epoch in --out")
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
     e = sub.add_parser("evaluate", help="print test figures as JSON and write metrics.json")
     e.add_argument("folder")
-    e.add_argument("--dataset", choices=["mnist", "fashion-mnist", "folder"])
+    e.add_argument("--dataset", choices=DATASETS)
     e.add_argument("--data-dir")
     e.add_argument("-k", type=int, default=64)
     e.add_argument("--map", action="store_true", help="also rebuild latent_map.npz and the model card")
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--fashion-mnist-dir", help="IDX folder for Fashion-MNIST (default: torchvision download)")
     b.add_argument("--out", default="assets")
     b.add_argument("--only", nargs="+", help="build only these folders, e.g. mnist-vae")
-    b.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    b.add_argument("--device", choices=DEVICES, default="auto")
     b.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every recipe's epochs (quick checks)")
     b.add_argument("--resume", action="store_true")
     b.add_argument("--jobs", type=int, default=2, help="processes (one per dataset, one thread each)")

@@ -14,6 +14,7 @@ MAX_CLASSES = 1000
 KINDS = ("ae", "vae", "cvae")
 ARCHS = ("mlp", "conv")
 PRECISIONS = ("fp32", "bf16")
+DEVICES = ("auto", "cpu", "cuda")
 
 
 class ConfigError(ValueError):
@@ -121,7 +122,7 @@ class TrainConfig:
                               "(--classifier-weight 0) or train a cvae (--kind cvae).")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision={self.precision!r} must be one of {', '.join(PRECISIONS)}.")
-        if self.device not in ("auto", "cpu", "cuda"):
+        if self.device not in DEVICES:
             raise ConfigError(f"device={self.device!r} must be auto, cpu or cuda.")
 
     def to_dict(self) -> dict[str, Any]:
