@@ -13,10 +13,13 @@ if [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
-# 2. A virtual environment with the pinned requirements.
+# 2. A virtual environment with the pinned requirements, then this project (explorer + training) installed into it
+#    in editable mode, so tests and benchmarks import it without touching sys.path. --no-deps: the requirements
+#    are already there (no second resolver pass); --no-build-isolation: builds with the venv's setuptools, offline.
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 
 # 3. The tests.
 exec .venv/bin/python -m pytest "$@"
