@@ -57,8 +57,7 @@ import httpx
 import numpy as np
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.apphost import REPO, AppServer, EventCaller, alive, component_id, rss_mb  # noqa: E402
+from explorer.testing.apphost import REPO, AppServer, EventCaller, alive, component_id, rss_mb
 
 LEAK_MARKERS = ["Traceback", 'File "/', str(REPO), "site-packages", ".py\", line", "root:x:0:0"]
 GENERIC = "Something went wrong"

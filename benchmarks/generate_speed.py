@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from benchmarks.apphost import shipped_assets_present
+    from explorer.testing.browser import shipped_assets_present
     from explorer import ModelRegistry, extras
 
     torch.set_num_threads(1)  # as the app does

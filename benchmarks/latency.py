@@ -14,12 +14,9 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from browser import AppServer, launch_browser, pick_model, wait_ready  # noqa: E402
+from explorer.testing.browser import AppServer, launch_browser, pick_model, wait_ready
 
 # Arm a one-shot timer, then resolve when the <img> inside #target has a new src, has loaded, and a frame is painted.
 ARM = """(target) => {

@@ -27,12 +27,10 @@ import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.apphost import AppServer, EventCaller, rss_mb  # noqa: E402
+from explorer.testing.apphost import AppServer, EventCaller, rss_mb
 
 
 def percentile(xs: list[float], q: float) -> float:

@@ -38,10 +38,14 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # run as a script: make `training` and `benchmarks` importable
-    sys.path.insert(0, str(REPO))
 
-from benchmarks.classifier import SmallCNN, accuracy, classify, load_or_train  # noqa: E402
+# The judge classifier sits next to this file: `python benchmarks/quality.py` imports from benchmarks/ first (the
+# script's folder), while the tests import this file as benchmarks.quality.
+if __package__:
+    from .classifier import SmallCNN, accuracy, classify, load_or_train
+else:
+    from classifier import SmallCNN, accuracy, classify, load_or_train
+
 from training import ConfigError, ModelConfig, ModelLoadError, TrainConfig, load_dataset, load_model  # noqa: E402
 from training import checkpoint as ckpt  # noqa: E402
 from training.data import Dataset, Split  # noqa: E402

@@ -8,13 +8,10 @@ show something) and saves a PNG of the page.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "e2e"))
-from browser import (AppServer, click_map_point, img_src, launch_browser, pick_model, wait_ready,  # noqa: E402
-                     wait_src_change)
+from explorer.testing.browser import (REPO, AppServer, click_map_point, img_src, launch_browser, pick_model,
+                                      wait_ready, wait_src_change)
 
 
 def main() -> None:

@@ -6,7 +6,7 @@
 
 Each action is timed twice:
   direct   the plain function (explorer.ztools / explorer.extras) called in this process, after one warm-up call
-  api      the same action through the live app: `python app.py` started by benchmarks/apphost.AppServer, called
+  api      the same action through the live app: `python app.py` started by explorer.testing.apphost.AppServer, called
            with gradio_client on its named endpoint (HTTP + queue + PNG files included)
 and the table gives median and p95 in ms per action. Target (issue 4): every action answers within 500 ms on the
 2-core machine; a traversal grid of up to 32x9 images counts as one action. A script that prints figures, not a
@@ -29,8 +29,6 @@ from types import SimpleNamespace
 from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 
 @dataclass
@@ -211,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from benchmarks.apphost import AppServer, shipped_assets_present
+    from explorer.testing.apphost import AppServer, shipped_assets_present
     from explorer import ModelRegistry
 
     torch.set_num_threads(1)  # as the app does (explorer.registry.load_folder)

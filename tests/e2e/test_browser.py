@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from browser import (AppServer, click_map_point, drag_slider, img_src, launch_browser, pick_model,
-                     projection_of_map, shipped_assets_present, slider_values, wait_ready, wait_src_change)
+from explorer.testing.browser import (AppServer, click_map_point, drag_slider, img_src, launch_browser, pick_model,
+                                      projection_of_map, shipped_assets_present, slider_values, wait_ready,
+                                      wait_src_change)
 
 pytestmark = pytest.mark.e2e
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}

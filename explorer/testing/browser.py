@@ -1,5 +1,5 @@
-"""Helpers shared by the browser test and the benchmark scripts: start `python app.py`, open Debian's chromium,
-and act on the page the way a person does. Never downloads a browser (no `playwright install`)."""
+"""Helpers shared by the browser test (tests/e2e) and the benchmark scripts: start `python app.py`, open Debian's
+chromium, and act on the page the way a person does. Never downloads a browser (no `playwright install`)."""
 from __future__ import annotations
 
 import os
@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[2]  # explorer/testing/browser.py -> the repository root
 CHROMIUM = os.environ.get("EXPLORER_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]

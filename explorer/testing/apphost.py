@@ -1,5 +1,6 @@
-"""Shared by the reliability scripts (fuzz, load, memory, files): start the real app, call its UI events the way the
-page does, and read the server's resident memory. Only talks to 127.0.0.1.
+"""Shared by the reliability benchmarks (benchmarks/fuzz.py, load.py, memory.py, tools_latency.py) and the tests that
+call the live app: start the real app, call its UI events the way the page does, and read the server's resident
+memory. Only talks to 127.0.0.1.
 
 The UI events are `api_visibility="private"`: gradio_client refuses them, but the page (and so anyone) calls them by
 fn_index: queue=False events with POST /gradio_api/run/predict, queued ones with /gradio_api/queue/join + the
@@ -8,19 +9,15 @@ fn_index: queue=False events with POST /gradio_api/run/predict, queued ones with
 from __future__ import annotations
 
 import json
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from tests.e2e.browser import AppServer as _BrowserTestServer  # noqa: E402
-from tests.e2e.browser import free_port, shipped_assets_present  # noqa: E402,F401  (re-exported)
+from .browser import REPO  # noqa: F401  (re-exported: the repository root, where app.py is)
+from .browser import AppServer as _BrowserTestServer
+from .browser import free_port, shipped_assets_present  # noqa: F401  (re-exported)
 
 
 class AppServer(_BrowserTestServer):
@@ -34,7 +31,7 @@ class AppServer(_BrowserTestServer):
                  fake_assets_in: str | Path | None = None, **fake_kw):
         env = dict(env or {})
         if fake_assets_in is not None:
-            from explorer.testing import make_assets
+            from . import make_assets
             env["EXPLORER_ASSETS_DIR"] = str(make_assets(Path(fake_assets_in) / "assets", **fake_kw))
         super().__init__(env=env, args=args, timeout=timeout)
 
