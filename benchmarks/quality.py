@@ -470,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.quick and args.update_cards:
         p.error("--update-cards needs the full settings: --quick's figures mean nothing, so they stay out of the cards")
-    from training.runtime import keep_freed_memory
+    from training.malloc import keep_freed_memory
     keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -8,7 +8,7 @@ import torch
 import training.train as train_mod
 from training import ModelConfig, TrainConfig, load_model
 from training.config import ConfigError
-from training.assets import finish_folder
+from training.recipes import finish_folder
 from training.evaluate import load_latent_map
 from training.train import TrainingDiverged, train
 
@@ -116,7 +116,7 @@ def test_classifier_weight_trains_a_classifier_kept_out_of_the_model_folder(tmp_
     assert any(k.startswith("classifier.") for k in state) and any(k.startswith("classifier_opt.") for k in state)
     config = json.loads((tmp_path / "with" / "config.json").read_text())
     assert config["train"]["classifier_weight"] == 5.0
-    from training.card import write_model_card
+    from training.model_card import write_model_card
     write_model_card(tmp_path / "with")
     assert "auxiliary classifier" in (tmp_path / "with" / "README.md").read_text()
     h = json.loads((tmp_path / "with" / "history.json").read_text())["epochs"]
@@ -203,7 +203,7 @@ def test_beta_schedule_warms_up_or_anneals_down():
 def test_keep_freed_memory_takes_effect_on_linux_and_changes_no_result():
     import subprocess
     import sys
-    code = ("import sys, torch; sys.path.insert(0, '.'); from training.runtime import keep_freed_memory; "
+    code = ("import sys, torch; sys.path.insert(0, '.'); from training.malloc import keep_freed_memory; "
             "ok = keep_freed_memory() if sys.argv[1] == '1' else None; torch.manual_seed(0); "
             "from training import create_model; m = create_model('vae', latent_dim=4).eval(); "
             "print(ok, m.decode(torch.randn(3000, 4)).sum().item())")   # 3,000 images: above the 32 MB mmap limit
@@ -218,7 +218,7 @@ def test_keep_freed_memory_takes_effect_on_linux_and_changes_no_result():
 
 @pytest.mark.parametrize("native", [True, False])
 def test_build_trains_in_bf16_only_where_the_hardware_has_it(tmp_path, idx_folder, monkeypatch, native):
-    from training.assets import build_assets
+    from training.recipes import build_assets
     monkeypatch.setattr(train_mod, "bf16_is_native", lambda device: native)
     logged = []
     build_assets(tmp_path / "assets", {"mnist": str(idx_folder)}, names=["mnist-ae"], device="cpu",

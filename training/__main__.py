@@ -16,7 +16,7 @@ EXIT_CODES = {DataError: 3, ModelLoadError: 4, OutputError: 5, ConfigError: 2, T
 
 
 def _train(args) -> None:
-    from .assets import finish_folder
+    from .recipes import finish_folder
     from .checkpoint import ensure_writable
     from .data import load_dataset
     from .train import train
@@ -42,7 +42,7 @@ def _train(args) -> None:
 
 def _evaluate(args) -> None:
     from . import checkpoint as ckpt
-    from .assets import finish_folder
+    from .recipes import finish_folder
     from .data import load_dataset
     from .evaluate import METRICS_NAME, evaluate
 
@@ -60,7 +60,7 @@ def _evaluate(args) -> None:
 
 
 def _build_assets(args) -> None:
-    from .assets import build_assets
+    from .recipes import build_assets
 
     dirs = {"mnist": args.mnist_dir, "fashion-mnist": args.fashion_mnist_dir}
     build_assets(args.out, dirs, names=args.only, device=args.device, epochs_scale=args.epochs_scale,
@@ -84,7 +84,7 @@ def _add_umap(args) -> None:
 
 
 def _table(args) -> None:
-    from .card import models_table
+    from .model_card import models_table
 
     print(models_table(args.root))
 
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     tb.set_defaults(func=_table)
 
     args = p.parse_args(argv)
-    from .runtime import keep_freed_memory
+    from .malloc import keep_freed_memory
     keep_freed_memory()  # large tensors without a page fault each time (the IWAE evaluation ~40 % faster)
     try:
         args.func(args)

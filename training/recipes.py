@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from . import checkpoint as ckpt
-from .card import write_model_card
+from .model_card import write_model_card
 from .config import ModelConfig, TrainConfig
 from .data import Dataset, load_dataset
 from .evaluate import METRICS_NAME, build_latent_map, evaluate, save_latent_map
@@ -107,7 +107,7 @@ def build_assets(out_root: str | Path, data_dirs: dict[str, str | None], names: 
 def _build_one_process(out_root, data_dirs, name, device, epochs_scale, resume) -> dict:
     import torch
 
-    from .runtime import keep_freed_memory
+    from .malloc import keep_freed_memory
     torch.set_num_threads(1)
     keep_freed_memory()
     return _build_serial(Path(out_root), data_dirs, [name], device, epochs_scale, resume,

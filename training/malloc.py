@@ -1,4 +1,4 @@
-"""Process settings that make CPU training and evaluation faster; nothing here changes a single result."""
+"""glibc malloc settings that make CPU training and evaluation faster; nothing here changes a single result."""
 from __future__ import annotations
 
 import ctypes
