@@ -44,7 +44,8 @@ def _evaluate(args) -> None:
     from . import checkpoint as ckpt
     from .recipes import finish_folder
     from .data import load_dataset
-    from .evaluate import METRICS_NAME, evaluate
+    from .evaluate import evaluate
+    from .figures import METRICS_NAME
 
     model = ckpt.load_model(args.folder)
     config = ckpt.read_config(args.folder)

@@ -10,11 +10,11 @@ import torch
 
 from . import checkpoint as ckpt
 from .data import Split
+from .figures import ACTIVE_UNIT_CUTOFF, METRICS_NAME, iwae_key  # noqa: F401 (METRICS_NAME: importable from here too)
 from .losses import bce_per_image, kl_per_dim, log_normal, log_std_normal
 from .models import LatentModel
 
 MAP_NAME = "latent_map.npz"
-METRICS_NAME = "metrics.json"
 
 
 def _batches(split: Split, batch_size: int, device):
@@ -80,8 +80,8 @@ def evaluate(model: LatentModel, test: Split, train: Split | None = None, *, k: 
         sums["recon"] += bce_per_image(model.decode_logits(z, y_in), x).sum().item()
     n = len(test)
     mus = torch.cat(mus)
-    # Active units (Burda et al.): dimensions whose posterior mean varies across the data, Cov_x(E[z|x]) > 0.01.
-    active = int((mus.var(0) > 0.01).sum())
+    # Active units (Burda et al.): dimensions whose posterior mean varies across the data (figures.py).
+    active = int((mus.var(0) > ACTIVE_UNIT_CUTOFF).sum())
     test_labels = test.labels.numpy()
     knn = KNeighborsClassifier(n_neighbors=5)
     if train is not None:
@@ -97,7 +97,7 @@ def evaluate(model: LatentModel, test: Split, train: Split | None = None, *, k: 
         "recon": recon,
         "kl": sums["kl"] / n if model.stochastic else None,
         "neg_elbo": recon + sums["kl"] / n if model.stochastic else None,
-        f"iwae_k{k}": sums["iwae"] / n if model.stochastic else None,
+        iwae_key(k): sums["iwae"] / n if model.stochastic else None,
         "active_units": active,
         "knn5_accuracy": knn_acc,
         "kl_per_dim": (kl_dims / n).tolist() if model.stochastic else None,

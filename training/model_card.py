@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import checkpoint as ckpt
+from .figures import FIGURES, METRICS_NAME, iwae_k
 
 KIND_TEXT = {
     "ae": "a deterministic autoencoder (reconstruction loss only; its latent space is not shaped to N(0, I), "
@@ -13,16 +14,12 @@ KIND_TEXT = {
 }
 
 
-def _fmt(v, digits=2):
-    return "n/a" if v is None else (f"{v:.{digits}f}" if isinstance(v, float) else str(v))
-
-
 def write_model_card(folder: str | Path, *, command: str | None = None, wall_seconds: float | None = None,
                      extra: str = "") -> Path:
     folder = Path(folder)
     config = ckpt.read_config(folder)
     m, t, d = config["model"], config.get("train", {}), config.get("data", {})
-    metrics = ckpt.read_json(folder / "metrics.json", {}) or {}
+    metrics = ckpt.read_json(folder / METRICS_NAME, {}) or {}
     history = (ckpt.read_json(folder / "history.json", {"epochs": []}) or {}).get("epochs", [])
     dataset = d.get("dataset", t.get("dataset", "?"))
     source = d.get("source", "?")
@@ -33,7 +30,9 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
     else:
         data_line = (f"{dataset}: {d.get('train_images')} training images, {d.get('test_images')} test images "
                      f"(source: {source}).")
-    iwae_key = next((k for k in metrics if k.startswith("iwae_k")), "iwae_k64")
+    k = iwae_k(metrics)   # the folder's own IWAE bound, whatever `-k` it was evaluated with
+    cells = [f.format_card(metrics.get(f.key_at(k))) + (f" / {m['latent_dim']}" if f.of_latent else "")
+             for f in FIGURES]
     lines = [
         f"# {folder.name}",
         "",
@@ -77,11 +76,9 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
         "",
         "## Figures (official test split, nats per image)",
         "",
-        f"| -ELBO | IWAE bound, k={iwae_key[6:]} | reconstruction | KL | active units | 5-NN accuracy on the means |",
-        "|---|---|---|---|---|---|",
-        f"| {_fmt(metrics.get('neg_elbo'))} | {_fmt(metrics.get(iwae_key))} | {_fmt(metrics.get('recon'))} | "
-        f"{_fmt(metrics.get('kl'))} | {_fmt(metrics.get('active_units'))} / {m['latent_dim']} | "
-        f"{_fmt(metrics.get('knn5_accuracy'), 3)} |",
+        _row(f.card.format(k=k) for f in FIGURES),
+        _rule(len(FIGURES)),
+        _row(cells),
         "",
         "Reconstruction is the Bernoulli negative log-likelihood (BCE) of the grayscale test pixels; for the AE it is "
         "the BCE of decoding the code itself and there is no KL or likelihood bound. "
@@ -100,14 +97,23 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
 
 def models_table(root: str | Path) -> str:
     """A markdown table of every model folder under `root`, for the project README."""
-    rows = ["| model | kind | data | latent | epochs | -ELBO | IWAE k=64 | recon | KL | active units | 5-NN acc. |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    head = ["model", "kind", "data", "latent", "epochs"]
+    rows = [_row(head + [f.column for f in FIGURES]), _rule(len(head) + len(FIGURES))]
     for folder in sorted(p for p in Path(root).iterdir() if (p / ckpt.CONFIG_NAME).is_file()):
         c = ckpt.read_config(folder)
         m, d, t = c["model"], c.get("data", {}), c.get("train", {})
-        x = ckpt.read_json(folder / "metrics.json", {}) or {}
-        rows.append(f"| [{folder.name}]({folder.as_posix()}/README.md) | {m['arch']} {m['kind']} | "
-                    f"{d.get('dataset')} ({d.get('train_images')} train) | {m['latent_dim']} | {t.get('epochs')} | "
-                    f"{_fmt(x.get('neg_elbo'))} | {_fmt(x.get('iwae_k64'))} | {_fmt(x.get('recon'))} | "
-                    f"{_fmt(x.get('kl'))} | {_fmt(x.get('active_units'))} | {_fmt(x.get('knn5_accuracy'), 3)} |")
+        x = ckpt.read_json(folder / METRICS_NAME, {}) or {}
+        rows.append(_row([f"[{folder.name}]({folder.as_posix()}/README.md)", f"{m['arch']} {m['kind']}",
+                          f"{d.get('dataset')} ({d.get('train_images')} train)", m["latent_dim"], t.get("epochs")]
+                         + [f.format_card(x.get(f.key)) for f in FIGURES]))
     return "\n".join(rows)
+
+
+def _row(cells) -> str:
+    """One markdown table row: "| a | b |"."""
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _rule(columns: int) -> str:
+    """The markdown row under a table's heading: "|---|---|"."""
+    return "|" + "---|" * columns

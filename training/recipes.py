@@ -10,7 +10,8 @@ from . import checkpoint as ckpt
 from .model_card import write_model_card
 from .config import ModelConfig, TrainConfig
 from .data import Dataset, load_dataset
-from .evaluate import METRICS_NAME, build_latent_map, evaluate, save_latent_map
+from .evaluate import build_latent_map, evaluate, save_latent_map
+from .figures import METRICS_NAME, iwae_key
 from .models import LatentModel
 
 # name -> (model settings, training settings). Epochs are set so that all six build in under 20 minutes on a
@@ -64,7 +65,7 @@ def finish_folder(model: LatentModel, folder: str | Path, data: Dataset, *, k: i
     metrics = evaluate(model, data.test, data.train, k=k)
     ckpt.write_json(folder / METRICS_NAME, metrics)
     log(f"{folder.name}: evaluated in {time.time() - t0:.0f}s  -ELBO {metrics['neg_elbo']}  "
-        f"IWAE {metrics.get(f'iwae_k{k}')}  5-NN {metrics['knn5_accuracy']:.3f}")
+        f"IWAE {metrics.get(iwae_key(k))}  5-NN {metrics['knn5_accuracy']:.3f}")
     t1 = time.time()
     save_latent_map(folder, build_latent_map(model, data.test, tsne=tsne, umap=umap))
     log(f"{folder.name}: latent map in {time.time() - t1:.0f}s")
