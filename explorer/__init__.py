@@ -3,8 +3,21 @@
     from explorer import ModelRegistry, build_demo
     demo = build_demo(ModelRegistry.discover())
 
-Plain functions: explorer.inference (decode, reconstruct, images), explorer.latent_map (map, lookup, figure),
-explorer.actions (one function per user action); explorer.ui only lays out and wires.
+The ten-minute tour, in the order data flows:
+
+    registry.py    model folders -> ModelInfo (config.json, metrics.json only) -> LoadedModel on first pick
+    backends/      the only code here that imports torch; base.py: Capabilities + the kind -> backend table,
+                   autoencoder.py: the training package's AE / VAE / CVAE behind numpy-in, numpy-out methods
+    modalities/    how outputs are shown and inputs prepared (image.py: PNGs, sheets, a picture made like MNIST)
+    latent_map.py  the stored map of the test set: lookups, projections, the plotly figure
+    validation.py  InputError and every check of a raw value a person or script sends
+    tools/         one plain module per tool: LoadedModel + raw values -> data (no gradio, no HTML)
+    ui/            the page: main_view.py, tabs/<tool>.py (each declares the capabilities it needs), api.py
+                   (every named endpoint), context.py, style.py, gradio_patches.py
+    testing/       tiny synthetic model folders and the app/browser helpers for tests and benchmarks
+
+    app.py -> registry -> ui.build_demo -> an event in ui/tabs/x -> tools/x(loaded, raw values) -> validation
+           -> loaded.backend (torch) -> plain outputs -> loaded.modality renders them -> component update
 """
 from .registry import ModelRegistry
 

@@ -5,7 +5,8 @@ fitted here. The only maths done live is cheap: projecting the current z onto th
 the stored point nearest to it.
 
 npz arrays (N test images, D latent dimensions):
-    mu (N, D) float32, labels (N,) int64, images (N, 28, 28) uint8, pca (N, 2), tsne (N, 2),
+    mu (N, D) float32, labels (N,) int64, images (N, H, W) uint8 (the model's output shape, 28 x 28 for
+    MNIST), pca (N, 2), tsne (N, 2),
     pca_mean (D,), pca_components (2, D)   so that pca ~= (mu - pca_mean) @ pca_components.T
     umap (N, 2)                           optional: maps made where umap-learn is installed have it
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import InputError, shown, to_float, validate_z
+from .validation import InputError, shown, to_float, validate_z
 
 MAP_NAME = "latent_map.npz"
 PROJECTIONS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}  # key in the npz -> label shown to people
@@ -45,7 +46,7 @@ class MapLoadError(ValueError):
 class LatentMap:
     mu: np.ndarray              # (N, D) float32 posterior means (codes for an AE)
     labels: np.ndarray          # (N,) int64 class ids
-    images: np.ndarray          # (N, 28, 28) uint8 test images
+    images: np.ndarray          # (N, H, W) uint8 test images
     coords: dict                # projection key -> (N, 2) float32
     pca_mean: np.ndarray        # (D,)
     pca_components: np.ndarray  # (2, D)
@@ -61,8 +62,10 @@ class LatentMap:
         return int(self.mu.shape[1])
 
 
-def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | None = None) -> LatentMap:
-    """Read and check a latent_map.npz written by training. Raises MapLoadError with the fix on any problem."""
+def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | None = None,
+                    image_shape: tuple = (28, 28)) -> LatentMap:
+    """Read and check a latent_map.npz written by training against the model's latent size, class names and output
+    shape. Raises MapLoadError with the fix on any problem."""
     path = Path(path)
     regen = f"regenerate it with `python -m training evaluate {path.parent} --map`"
     if not path.is_file():
@@ -84,7 +87,7 @@ def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | 
     checks = [
         (a["mu"].ndim == 2 and a["mu"].shape == (n, latent_dim), "mu", f"({n}, {latent_dim})"),
         (a["labels"].ndim == 1 and n > 0, "labels", "(N,) with N > 0"),
-        (a["images"].shape == (n, 28, 28), "images", f"({n}, 28, 28)"),
+        (a["images"].shape == (n, *image_shape), "images", str((n, *image_shape))),
         (a["pca"].shape == (n, 2), "pca", f"({n}, 2)"),
         (a["tsne"].shape == (n, 2), "tsne", f"({n}, 2)"),
         *[(a[k].shape == (n, 2), k, f"({n}, 2)") for k in OPTIONAL_PROJECTIONS if k in a],
@@ -129,7 +132,7 @@ def check_index(lmap: LatentMap, index) -> int:
 @dataclass(frozen=True)
 class Point:
     index: int
-    image: np.ndarray  # (28, 28) uint8
+    image: np.ndarray  # (H, W) uint8
     label: int
     class_name: str
     mu: np.ndarray     # (D,) float32
@@ -187,6 +190,11 @@ def check_stored(lmap: LatentMap, projection: str) -> np.ndarray:
                          f"{' or '.join(PROJECTIONS[k] for k in lmap.coords)}, or add them with "
                          "`python -m training add-umap MODEL_FOLDER`.")
     return xy
+
+
+def projection_choices(lmap: LatentMap) -> list[tuple[str, str]]:
+    """(label, key) of every projection the map stores, e.g. PCA, t-SNE and UMAP (UMAP only where it was made)."""
+    return [(label, key) for key, label in PROJECTIONS.items() if key in lmap.coords]
 
 
 def latent_ranges(lmap: LatentMap, minimum: float = 3.0, per_dimension: bool = False) -> np.ndarray:

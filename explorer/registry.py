@@ -1,7 +1,10 @@
 """Which model folders the explorer offers, and loading them on first use.
 
-Discovery reads only each folder's small `config.json` and `metrics.json`, so start-up stays fast; the weights and
-the latent map are loaded the first time a model is picked and then kept (six shipped models fit easily in memory).
+    model folder --read_info (JSON only)--> ModelInfo --load_folder--> LoadedModel(backend, modality, latent_map)
+
+Discovery reads only each folder's small `config.json` and `metrics.json`, so start-up stays fast and imports no
+torch; a ModelInfo already knows its kind's Capabilities (explorer.backends). The weights and the latent map are
+loaded the first time a model is picked and then kept (six shipped models fit easily in memory).
 """
 from __future__ import annotations
 
@@ -14,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import InputError, shown
+from .backends import Backend, Capabilities, backend_spec
+from .modalities import ImageModality, modality_for
+from .validation import InputError, shown
 from .latent_map import MAP_NAME, LatentMap, MapLoadError, latent_ranges, load_latent_map
 
 log = logging.getLogger(__name__)
@@ -38,15 +43,44 @@ class ModelInfo:
     metrics: dict | None
     error: str | None = None  # set when config.json cannot be read; picking the model then shows this message
 
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the kind can do (explorer.backends' table); nothing for an unreadable folder or an unknown kind."""
+        spec = backend_spec(self.kind)
+        return spec.capabilities if spec and not self.error else Capabilities()
+
+    @property
+    def kind_label(self) -> str:
+        spec = backend_spec(self.kind)
+        return spec.label if spec else (self.kind or "unknown kind")
+
 
 @dataclass(frozen=True, eq=False)
 class LoadedModel:
     info: ModelInfo
-    model: object            # training.LatentModel in eval mode
+    backend: Backend          # the only object here that touches torch (explorer.backends)
+    modality: ImageModality   # how its outputs are shown (explorer.modalities)
     latent_map: LatentMap
     slider_range: np.ndarray  # (D,) half-width of each slider
     code_mean: np.ndarray     # (D,) mean of the stored codes (used to sample from an AE, which has no prior)
     code_std: np.ndarray      # (D,)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.backend.capabilities
+
+    @property
+    def latent_dim(self) -> int:
+        return self.backend.latent_dim
+
+    @property
+    def num_classes(self) -> int:
+        """Classes the decoder takes (0 for an unconditional model; its map may still have classes)."""
+        return self.backend.num_classes
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.backend.class_names
 
 
 class ModelRegistry:
@@ -117,7 +151,7 @@ class ModelRegistry:
     def describe(self) -> list[dict]:
         """JSON-able summary of every model, for the list_models endpoint."""
         return [{"name": i.name, "kind": i.kind, "dataset": i.dataset, "latent_dim": i.latent_dim,
-                 "num_classes": len(i.class_names) if i.kind == "cvae" else 0,
+                 "num_classes": len(i.class_names) if i.capabilities.conditional else 0,
                  "class_names": list(i.class_names), "metrics": i.metrics,
                  **({"error": i.error} if i.error else {})} for i in self._infos.values()]
 
@@ -162,19 +196,19 @@ def _read_json(path: Path) -> dict | None:
 
 
 def load_folder(info: ModelInfo) -> LoadedModel:
-    """Load weights and latent map of one folder (both checked; errors say what to fix)."""
-    import torch
-    from training import load_model  # imports torch: deferred until a model is first needed
-
-    # These models are tiny: one thread decodes fastest (two threads measured ~50x slower on a busy 2-core
-    # machine, from thread hand-offs) and leaves the other core to the web server.
-    torch.set_num_threads(1)
-
+    """Load the backend (weights) and the latent map of one folder (both checked; errors say what to fix)."""
     if info.error:
         raise InputError(f"model {info.name!r} cannot be used: {info.error}")
-    model = load_model(info.folder)
-    lmap = load_latent_map(info.folder / MAP_NAME, model.latent_dim, list(model.class_names))
-    return LoadedModel(info=info, model=model, latent_map=lmap, slider_range=latent_ranges(lmap, per_dimension=info.kind == "ae"),
+    spec = backend_spec(info.kind)
+    if spec is None:
+        raise InputError(f"model {info.name!r} is of kind {shown(info.kind)}, which the explorer has no backend for; "
+                         "register one with explorer.backends.register_backend (see docs/adding-a-model.md).")
+    backend = spec.load(info.folder)
+    lmap = load_latent_map(info.folder / MAP_NAME, backend.latent_dim, list(backend.class_names),
+                           image_shape=tuple(backend.output_shape))
+    return LoadedModel(info=info, backend=backend,
+                       modality=modality_for(backend.capabilities.modality, backend.output_shape), latent_map=lmap,
+                       slider_range=latent_ranges(lmap, per_dimension=not backend.capabilities.prior),
                        code_mean=lmap.mu.mean(axis=0), code_std=lmap.mu.std(axis=0) + 1e-6)
 
 

@@ -1,10 +1,10 @@
 // Body of gr.HTML(js_on_load=...) for the latent map. Gradio provides: element, trigger, props, watch, server.
-// Plotly comes from the plotly Python package's own plotly.min.js, served by this app (see `head` in ui.py).
+// Plotly comes from the plotly Python package's own plotly.min.js, served by this app (see PLOTLY_HEAD in explorer/ui/style.py).
 //
 // props.value  : {model, projection}; the figure (explorer/latent_map.py: build_figure) is fetched with
 //                server.get_figure, so the big figure never sits in props (every prop update would copy it)
 // props.marker : {x, y} of the current z; moving it relayouts only layout.shapes[0] (no WebGL redraw)
-// props.path   : an interpolation path, {pca: {x: [...], y: [...]}, tsne: {...}} (explorer/ztools.py: path_on_map)
+// props.path   : an interpolation path, {pca: {x: [...], y: [...]}, tsne: {...}} (explorer/tools/interpolation.py: path_on_map)
 //                or null; drawn as layout.shapes[1] (an SVG path in data coordinates) with "A" / "B" annotations,
 //                again a relayout, never a WebGL redraw
 // A click on a point sends trigger("select", {index, value}) with the test-image index from customdata.

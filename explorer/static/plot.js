@@ -1,8 +1,8 @@
-// Body of gr.HTML(js_on_load=...) for a small static plotly figure (explorer/ui_extras.py: training dynamics).
-// props.value is a figure {data, layout} (explorer/extras.py: history_figure, kl_figure) or null.
+// Body of gr.HTML(js_on_load=...) for a small static plotly figure (explorer/ui/tabs/dynamics.py: training dynamics).
+// props.value is a figure {data, layout} (explorer/tools/dynamics.py: history_figure, kl_figure) or null.
 // Plotly is the same plotly.min.js the latent map uses, served by this app (gr.Plot would load a second copy).
 (function () {
-  const plot = element.querySelector(".xb-plot");
+  const plot = element.querySelector(".xp-plot");
   const config = { displaylogo: false, responsive: true,
                    modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"] };
 
@@ -16,7 +16,7 @@
     if (!fig || !fig.data) {
       Plotly.purge(plot);
       plot.dataset.traces = "0";
-      element.classList.remove("xb-plot-ready");
+      element.classList.remove("xp-plot-ready");
       plot.style.display = "none";
       return;
     }
@@ -24,7 +24,7 @@
     await Plotly.react(plot, fig.data, fig.layout || {}, config);
     plot.dataset.traces = String(fig.data.length);
     plot.dataset.points = String(fig.data.reduce((n, t) => n + ((t.y || []).length), 0));
-    element.classList.add("xb-plot-ready");
+    element.classList.add("xp-plot-ready");
   }
 
   whenPlotly(() => {

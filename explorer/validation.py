@@ -1,6 +1,9 @@
-"""Checking values that people send (a z vector, a class id, a seed): numpy only, so it imports fast.
+"""Every check of a raw value that people send (a z vector, a class id, a seed, a number of steps): numpy only, so
+it imports fast.
 
-A mistake raises `InputError`, whose message says what to do; the UI shows that message as it is.
+A mistake raises `InputError`, whose message says what to do; the UI shows that message as it is. The checks that
+need a model's latent map (a test-image index, a projection) are in explorer.latent_map; those of a tool's own
+settings sit beside the tool and build on `number`, `whole` and `choice` here.
 """
 from __future__ import annotations
 
@@ -96,3 +99,33 @@ def validate_seed(seed) -> int:
     if not math.isfinite(f) or f != int(f) or not 0 <= f < 2**63:
         raise InputError(f"the seed must be a whole number from 0 to 2^63-1, got {shown(seed)}.")
     return int(f)
+
+
+def number(value) -> float:
+    """A number sent by the page or a script as a float; NaN (refused by every check) for anything else: text,
+    true/false, lists, None."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return float("nan")
+    return to_float(value)
+
+
+def whole(value, lo: int, hi: int) -> int | None:
+    """value as an int when it is a whole number in lo..hi, else None."""
+    f = number(value)
+    return int(f) if np.isfinite(f) and f == int(f) and lo <= f <= hi else None
+
+
+def choice(value, allowed: tuple, what: str) -> str:
+    """One of `allowed` (case and surrounding spaces ignored), or InputError listing them."""
+    key = value.strip().lower() if isinstance(value, str) else None
+    if key not in allowed:
+        raise InputError(f"unknown {what} {shown(value)}; use {' or '.join(repr(a) for a in allowed)}.")
+    return key
+
+
+def check_number(value, lo: float, hi: float, what: str) -> float:
+    """A finite number in lo..hi, or InputError naming `what` and the range."""
+    f = number(value)
+    if not np.isfinite(f) or not lo <= f <= hi:
+        raise InputError(f"{what} must be a number from {lo:g} to {hi:g}, got {shown(value)}.")
+    return f

@@ -1,0 +1,27 @@
+"""Nearest neighbours: the test images whose latent means are nearest to a code."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..registry import LoadedModel
+from ..validation import InputError, shown, validate_z, whole
+
+N_NEIGHBOURS, MAX_NEIGHBOURS = 8, 64
+
+
+def nearest_neighbours(loaded: LoadedModel, z, k=N_NEIGHBOURS) -> list[dict]:
+    """The k test images whose latent means are nearest to z (Euclidean), nearest first.
+
+    Returns [{"index", "label", "class_name", "distance", "image" (28x28 uint8)}]."""
+    lmap = loaded.latent_map
+    z = validate_z(z, loaded.latent_dim)
+    kk = whole(k, 1, MAX_NEIGHBOURS)
+    if kk is None:
+        raise InputError(f"k must be a whole number from 1 to {MAX_NEIGHBOURS}, got {shown(k)}.")
+    k = min(kk, lmap.n)
+    diff = lmap.mu - z
+    d2 = np.einsum("nd,nd->n", diff, diff)  # (N,)
+    idx = np.argpartition(d2, k - 1)[:k]
+    idx = idx[np.argsort(d2[idx], kind="stable")]
+    return [{"index": int(i), "label": int(lmap.labels[i]), "class_name": lmap.class_names[int(lmap.labels[i])],
+             "distance": round(float(np.sqrt(d2[i])), 4), "image": lmap.images[i]} for i in idx]

@@ -1,0 +1,180 @@
+"""Every named API endpoint in one table: name -> (function, inputs, outputs). "Use via API" in the page footer
+lists them; gradio_client calls them as client.predict(..., api_name="/decode").
+
+Each endpoint is a plain function over explorer.tools with its docstring as the API description. The inputs and
+outputs are hidden components that give the endpoints their typed signature; every one takes raw JSON
+(preprocess=False) and checks it in explorer.validation, like the page's own events.
+"""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+from gradio.utils import get_upload_folder
+
+from ..modalities.image import as_unit_float, sheet
+from ..tools import arithmetic, compare, drawing, dynamics, explore, export, interpolation, neighbours, traversal
+from .context import PageContext, friendly
+from .gradio_patches import explain_bad_files
+from .tabs.drawing import IMAGE_INPUT_ERROR
+
+
+def endpoints(reg) -> dict:
+    """name -> the endpoint's function (each wrapped by friendly: mistakes come back as messages)."""
+
+    @friendly
+    def decode(model: str, z: list, label: int = -1):
+        """Decode latent vector z (a list of latent_dim floats) with a model; label is a class id for
+        conditional models, -1 otherwise. Returns a 280x280 grayscale image."""
+        return explore.decode_image(reg, model, z, label)
+
+    @friendly
+    def reconstruct(model: str, index: int):
+        """Reconstruct test image `index` (0..9999) of a model's latent map. Returns the original image,
+        its reconstruction (both 280x280) and z, the latent mean it was decoded from."""
+        return explore.reconstruct_point(reg, model, index)
+
+    @friendly
+    def list_models():
+        """Every model the app offers, with kind, dataset, latent_dim, class names and test metrics."""
+        return explore.list_models(reg)
+
+    @friendly
+    def interpolate(model: str, index_a: int, index_b: int, steps: int = 8, mode: str = "linear",
+                    class_mode: str = "fixed"):
+        """Decode the path between test images index_a and index_b (0..N-1): `steps` images (2..32, both ends
+        included), mode "linear" or "slerp"; for a conditional model class_mode "fixed" (A's class throughout) or
+        "sweep" (A's class, then B's). Returns the labelled strip (PNG) and {z, t, labels, captions, path, note}."""
+        res = interpolation.interpolate(reg.get(model), index_a, index_b, steps, mode, class_mode)
+        info = {k: res[k] for k in ("z", "t", "labels", "captions", "path", "note")}
+        info.update(a=res["a"]["name"], b=res["b"]["name"])
+        return interpolation.strip_image(res), info
+
+    @friendly
+    def traverse(model: str, z: list, label: int = -1):
+        """Traversal grid around z (a list of latent_dim floats): one row per latent dimension, 9 columns where that
+        dimension takes -3..3, rows ordered by KL per dimension (variance of the codes for an AE); label: class id
+        for a conditional model, -1 otherwise. Returns the labelled grid (PNG) and its rows
+        [{dim, name, score, active, values}], the measure and a note."""
+        res = traversal.traverse(reg.get(model), z, label)
+        rows = [{k: r[k] for k in ("dim", "name", "score", "active", "values")} for r in res["rows"]]
+        return traversal.traversal_image(res), {"rows": rows, "measure": res["measure"], "note": res["note"]}
+
+    @friendly
+    def neighbours_(model: str, z: list, k: int = neighbours.N_NEIGHBOURS):
+        """The k (1..64, default 8) test images whose latent means are nearest to z, nearest first. Returns them as
+        one sheet (PNG) and a list of {index, label, class_name, distance}."""
+        found = neighbours.nearest_neighbours(reg.get(model), z, k)
+        grid = sheet(np.stack([as_unit_float(n["image"]) for n in found]), nrow=len(found), scale=4)
+        return grid, [{key: n[key] for key in ("index", "label", "class_name", "distance")} for n in found]
+
+    @friendly
+    def move_towards(model: str, z: list, from_class: int, to_class: int, strength: float = 1.0):
+        """Attribute arithmetic on an unconditional model: z + strength * (mean code of to_class - mean code of
+        from_class), class means over the test images; strength in -3..3. Returns the decoded image (280x280) and
+        the new z."""
+        loaded = reg.get(model)
+        res = arithmetic.move_towards(loaded, z, from_class, to_class, strength)
+        return loaded.modality.array(res["images"][-1]), res["z"]
+
+    @friendly
+    def encode_image(model: str, image: str):
+        """Encode your own picture of a digit or garment: it is prepared like MNIST (grayscale, light ink on dark,
+        cropped to the ink, longer side 20 px, centred by mass in 28x28). Returns the prepared image and its
+        reconstruction (280x280), z (its latent mean) and, for a conditional model, every class ranked by -ELBO
+        ([{class_id, class_name, neg_elbo, recon, kl, prob}], best first; [] otherwise)."""
+        return drawing.encode_image(reg, model, image, "image", get_upload_folder())
+
+    @friendly
+    def compare_models(dataset: str, seed: int = 0):
+        """The AE, VAE and CVAE trained on `dataset` (e.g. "mnist", "fashion-mnist"), each decoding the same 80
+        codes z ~ N(0, I) drawn with `seed` (the CVAE: row r as class r). Returns three sample grids (ae, vae,
+        cvae; None where no such model is loaded) and {dataset, seed, why, missing, models: {kind: {name,
+        metrics}}}."""
+        res = compare.compare_models(reg, dataset, seed)
+        grids = [res["models"][k]["grid"] if k in res["models"] else None for k in compare.KINDS]
+        return *grids, compare.compare_summary(res)
+
+    @friendly
+    def training_history(model: str):
+        """Per-epoch train/test reconstruction and KL (history.json) and the average KL of each latent dimension
+        (metrics.json) of a model: {model, kind, epochs: [{epoch, train_recon, train_kl, test_recon, test_kl,
+        beta}], kl_per_dim, active_units}."""
+        return dynamics.training_history(reg, model)
+
+    @friendly
+    def export_map_csv(model: str):
+        """The model's latent map as a CSV file: index, label, class_name and x, y of every stored projection
+        (pca, tsne, and umap where present) for each test image."""
+        return str(export.export_map_csv(reg, model))
+
+    @friendly
+    def generate_dataset(model: str, per_class: int, seed: int = 0):
+        """A labelled synthetic data set from a conditional (cvae) model: per_class (1..5000) prior samples decoded
+        as each class. Returns the .npz file (images uint8 N x 28 x 28, labels, class_names), a PNG sheet of the
+        first 16 samples per class, and {n, per_class, classes, seconds, images_per_second}."""
+        res = export.generate_dataset(reg, model, per_class, seed)
+        return str(res["npz"]), res["sheet_image"], export.dataset_summary(res)
+
+    neighbours_.__name__ = "neighbours"
+    return {fn.__name__: fn for fn in (decode, reconstruct, list_models, interpolate, traverse, neighbours_,
+                                       move_towards, encode_image, compare_models, training_history, export_map_csv,
+                                       generate_dataset)}
+
+
+def build(ctx: PageContext) -> None:
+    """The hidden components and the named endpoints (call inside the page's gr.Blocks)."""
+    reg = ctx.registry
+    default = reg.info(reg.default) if reg.default else None
+    d0 = (default and default.latent_dim) or 2
+    datasets = compare.comparison_datasets(reg)
+    generators = [n for n in reg.names() if not reg.info(n).capabilities.lacks(*export.NEEDS)]
+
+    def image(label):
+        return gr.Image(label=label, type="numpy", format="png")
+
+    # Defaults make the "Use via API" snippets show real values (the default model, its zero vector).
+    with gr.Column(visible=False):
+        model = gr.Textbox(reg.default, label="model")
+        z = gr.JSON([0.0] * d0, label="z")
+        label = gr.Number(-1, label="label", precision=0)
+        index = gr.Number(0, label="index", precision=0)
+        index_a = gr.Number(0, label="index_a", precision=0)
+        index_b = gr.Number(1, label="index_b", precision=0)
+        steps = gr.Number(8, label="steps", precision=0)
+        mode = gr.Textbox("linear", label="mode")
+        class_mode = gr.Textbox("fixed", label="class_mode")
+        k = gr.Number(neighbours.N_NEIGHBOURS, label="k", precision=0)
+        from_class = gr.Number(3, label="from_class", precision=0)
+        to_class = gr.Number(8, label="to_class", precision=0)
+        strength = gr.Number(1.0, label="strength")
+        upload = explain_bad_files(gr.Image(label="image", type="filepath"), IMAGE_INPUT_ERROR)
+        dataset = gr.Textbox(datasets[0] if datasets else "mnist", label="dataset")
+        seed = gr.Number(0, label="seed", precision=0)
+        generator = gr.Textbox(generators[0] if generators else "", label="model")
+        per_class = gr.Number(100, label="per_class", precision=0)
+        table = {
+            "decode": ([model, z, label], image("image")),
+            "reconstruct": ([model, index], [image("original"), image("reconstruction"), gr.JSON(label="z")]),
+            "list_models": (None, gr.JSON(label="models")),
+            "interpolate": ([model, index_a, index_b, steps, mode, class_mode],
+                            [image("strip"), gr.JSON(label="interpolation")]),
+            "traverse": ([model, z, label], [image("grid"), gr.JSON(label="rows")]),
+            "neighbours": ([model, z, k], [image("neighbours"), gr.JSON(label="neighbours")]),
+            "move_towards": ([model, z, from_class, to_class, strength], [image("image"), gr.JSON(label="z")]),
+            "encode_image": ([model, upload], [image("prepared"), image("reconstruction"), gr.JSON(label="z"),
+                                               gr.JSON(label="ranking")]),
+            "compare_models": ([dataset, seed], [*[image(f"{k}_samples") for k in compare.KINDS],
+                                                 gr.JSON(label="summary")]),
+            "training_history": ([model], gr.JSON(label="history")),
+            "export_map_csv": ([model], gr.File(label="csv")),
+            "generate_dataset": ([generator, per_class, seed], [gr.File(label="dataset"), image("sheet"),
+                                                                gr.JSON(label="info")]),
+        }
+        buttons = {name: gr.Button(name) for name in table}
+
+    fns = endpoints(reg)
+    for name, (inputs, outputs) in table.items():
+        fn = fns[name]
+        # preprocess=False: the raw JSON values go to explorer.validation; the documented types stay.
+        buttons[name].click(fn, inputs, outputs, api_name=name, api_description=" ".join(fn.__doc__.split()),
+                            preprocess=False)

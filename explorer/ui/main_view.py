@@ -1,0 +1,211 @@
+"""The main view: model picker, decoded output, sliders, latent map and the class picker.
+
+Element ids: model-picker, model-info, decoded-image, random-button, reset-button, seed, status, class-picker,
+class-row, sliders-help, latent-sliders, z-0 .. z-31, projection-picker, latent-map, map-note, selected-original,
+selected-reconstruction. Layout first (`layout`), then the events (`wire`); every handler calls
+explorer.tools.explore.
+"""
+from __future__ import annotations
+
+import html
+
+import gradio as gr
+
+from ..backends import reason
+from ..latent_map import check_projection, projection_choices
+from ..tools import explore
+from ..validation import validate_seed
+from .context import BLANK, FAST, IMG_TEMPLATE, MAX_SLIDERS, PageContext, friendly, log
+from .style import PLOTLY_HEAD, static_js
+
+PROJECTION_CHOICES = [("PCA", "pca"), ("t-SNE", "tsne"), ("UMAP", "umap")]  # each model offers those its map has
+INTRO = """# Latent space explorer
+A variational autoencoder squeezes each 28×28 image into a short vector **z** (its *latent code*) and learns a
+decoder that turns any z back into an image. Drag the sliders to move through that space and watch the decoder's
+image change; the map on the right shows where the 10,000 test images sit, and clicking one loads its code."""
+ROW_TEMPLATE = ('<div class="xp-caption">The current z decoded as every class</div>'
+                '<div class="xp-row">{{#each value}}<figure class="{{#if this.current}}current{{/if}}">'
+                '<img src="{{this.src}}" alt="{{this.name}}"><figcaption>{{this.name}}</figcaption></figure>'
+                '{{/each}}</div>')
+DOWNLOAD_DECODED_JS = """
+const a = element.querySelector("a");
+a.addEventListener("click", (e) => {
+  // The decoded image is already a PNG data URI in the page: download exactly that, no server round trip.
+  const im = document.querySelector("#decoded-image img");
+  if (!im || !im.src.startsWith("data:image/png")) { e.preventDefault(); return; }
+  const model = (document.querySelector("#model-picker input") || {}).value || "model";
+  a.href = im.src;
+  a.download = "decoded-" + model.replace(/[^A-Za-z0-9._-]+/g, "_") + ".png";
+});
+"""
+
+
+def layout(registry) -> tuple[PageContext, dict]:
+    """The main view's components. Returns the PageContext and the components only this module wires."""
+    names = registry.names()
+
+    def get_figure(spec: dict) -> dict:
+        """Server function called by the map's JavaScript: the plotly figure for {"model", "projection"}."""
+        if not isinstance(spec, dict):
+            return {"error": "get_figure takes {\"model\": a model name, \"projection\": \"pca\", \"tsne\" or "
+                             "\"umap\"}."}
+        try:
+            return explore.figure_for(registry, spec.get("model"), spec.get("projection"))
+        except (ValueError, AttributeError) as e:
+            return {"error": str(e)}
+        except Exception as e:  # never a traceback in the page
+            log.exception("get_figure failed")
+            return {"error": f"The map could not be drawn ({type(e).__name__}); see the server log."}
+
+    gr.Markdown(INTRO)
+    with gr.Row(equal_height=False):
+        model_picker = gr.Dropdown(names, value=registry.default, label="Model", elem_id="model-picker",
+                                   scale=1, min_width=220, interactive=True)
+        model_info = gr.Markdown(elem_id="model-info")
+
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=4, min_width=300):
+            decoded = gr.HTML(BLANK, html_template=IMG_TEMPLATE, alt="decoded image",
+                              caption="The decoder's image of the current z", elem_id="decoded-image",
+                              js_on_load=None)
+            with gr.Row():
+                random_btn = gr.Button("Random sample", elem_id="random-button", variant="primary",
+                                       size="md", min_width=120)
+                reset_btn = gr.Button("Reset to zero", elem_id="reset-button", size="md", min_width=120)
+            # A "Download PNG" link of the image above, made in the browser from the image's own data URI.
+            gr.HTML('<a class="xp-download" href="#" download="decoded.png">⤓ Download this image (PNG, 280×280)</a>',
+                    js_on_load=DOWNLOAD_DECODED_JS, elem_id="download-decoded",
+                    css_template=".xp-download { font-size:0.9em; }")
+            seed = gr.Number(0, label="Seed for the next random sample (goes up by one after each)",
+                             precision=0, minimum=0, elem_id="seed")
+            status = gr.Markdown("", elem_id="status")
+            class_picker = gr.Radio([], label="Class: the same z decoded as another class",
+                                    elem_id="class-picker", visible=False)
+            class_row = gr.HTML([], html_template=ROW_TEMPLATE, elem_id="class-row", visible=False,
+                                js_on_load=None)
+
+        with gr.Column(scale=4, min_width=260):
+            gr.Markdown("**Latent sliders**: one per dimension of z. Most test codes of a VAE lie within "
+                        "±3 of zero, where its prior N(0, I) puts them.", elem_id="sliders-help")
+            with gr.Group(elem_id="latent-sliders"):
+                sliders = [gr.Slider(-3, 3, value=0, step=explore.SLIDER_STEP, label=f"z{i + 1}",
+                                     elem_id=f"z-{i}", visible=False, buttons=[])
+                           for i in range(MAX_SLIDERS)]
+
+        with gr.Column(scale=7, min_width=420):
+            projection = gr.Radio(PROJECTION_CHOICES, value="pca", label="Map projection",
+                                  elem_id="projection-picker",
+                                  info="All precomputed from the test images' latent means.")
+            # The value is only {"model", "projection"}: the browser fetches the 10,000-point figure through
+            # get_figure (a server function) so that later small updates (the marker) stay cheap.
+            latent_map = gr.HTML(None, html_template='<div class="xp-map-plot"></div>',
+                                 js_on_load=static_js("latent_map.js"), head=PLOTLY_HEAD, elem_id="latent-map",
+                                 marker=None, path=None, min_height=470, server_functions=[get_figure])
+            map_note = gr.Markdown("", elem_id="map-note")
+            gr.Markdown("**Click a point** to see that test image next to its reconstruction and to load its "
+                        "latent mean into the sliders.")
+            with gr.Row():
+                sel_orig = gr.HTML(BLANK, html_template=IMG_TEMPLATE, alt="selected test image",
+                                   caption="Test image", elem_id="selected-original", js_on_load=None)
+                sel_recon = gr.HTML(BLANK, html_template=IMG_TEMPLATE, alt="its reconstruction",
+                                    caption="Reconstruction", elem_id="selected-reconstruction", js_on_load=None)
+
+    ctx = PageContext(registry=registry, model_picker=model_picker, class_picker=class_picker, projection=projection,
+                      seed=seed, sliders=sliders, latent_map=latent_map, random_btn=random_btn, reset_btn=reset_btn,
+                      decoded=decoded, class_row=class_row, status=status, map_note=map_note)
+    return ctx, dict(model_info=model_info, sel_orig=sel_orig, sel_recon=sel_recon)
+
+
+def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
+    """The main view's events: page load and model change, slider moves, the buttons, projection, map click."""
+    registry, sliders = ctx.registry, ctx.sliders
+    model_info, sel_orig, sel_recon = own["model_info"], own["sel_orig"], own["sel_recon"]
+
+    @friendly
+    def on_model(name, proj):
+        loaded = registry.get(name)
+        z = explore.zero_z(loaded)
+        choices = explore.class_choices(loaded)
+        label = 0 if choices else None
+        projections = projection_choices(loaded.latent_map)  # UMAP only where the map has it
+        if check_projection(proj) not in [key for _, key in projections]:
+            proj = "pca"
+        view = explore.decoded_view(loaded, z, label, proj)
+        image, row, _ = ctx.z_updates(loaded, view)
+        row = row if view["row"] else []
+        note = view["marker"]["note"]
+        no_encoder = reason(loaded.capabilities, "encode")
+        if no_encoder:
+            note += f" {no_encoder} Clicking a point shows nothing new here."
+        return {model_info: explore.describe_model(loaded.info),
+                ctx.class_picker: gr.update(choices=choices, value=label, visible=bool(choices)),
+                ctx.latent_map: gr.update(value={"model": name, "projection": proj}, marker=view["marker"]),
+                ctx.map_note: note,
+                sel_orig: gr.update(value=loaded.modality.blank, caption="Test image"),
+                sel_recon: gr.update(value=loaded.modality.blank, caption="Reconstruction"),
+                ctx.status: "", ctx.decoded: image,
+                ctx.class_row: gr.update(value=row, visible=bool(row)),
+                **dict(zip(sliders, ctx.slider_updates(loaded, z))),
+                ctx.projection: gr.update(choices=projections, value=proj)}
+
+    @friendly
+    def on_slide(name, label, proj, *zs):
+        loaded = registry.get(name)
+        return ctx.z_updates(loaded, explore.decoded_view(loaded, ctx.zs_of(loaded, zs), label, proj))
+
+    @friendly
+    def on_random(name, label, proj, seed_value):
+        loaded = registry.get(name)
+        z, how = explore.random_z(loaded, seed_value)
+        view = explore.decoded_view(loaded, z, label, proj)
+        next_seed = (validate_seed(seed_value) + 1) % 2**53  # the page holds it as a JavaScript number
+        return [*ctx.z_updates(loaded, view), how, next_seed, *ctx.slider_updates(loaded, z, values_only=True)]
+
+    @friendly
+    def on_reset(name, label, proj):
+        loaded = registry.get(name)
+        z = explore.zero_z(loaded)
+        view = explore.decoded_view(loaded, z, label, proj)
+        return [*ctx.z_updates(loaded, view), "z reset to the origin (all zeros).",
+                *ctx.slider_updates(loaded, z, values_only=True)]
+
+    @friendly
+    def on_projection(name, proj, *zs):
+        loaded = registry.get(name)
+        marker = explore.marker_for(loaded, ctx.zs_of(loaded, zs), proj)
+        return gr.update(value={"model": name, "projection": proj}, marker=marker), marker["note"]
+
+    @friendly
+    def on_select(name, label, proj, evt: gr.EventData = None):
+        # gr.EventData, not gr.SelectData: SelectData fails inside gradio (no message) on event data without
+        # "index" and "value"; explore.event_index checks the raw payload and says what is missing.
+        loaded = registry.get(name)
+        sel = explore.select_point(loaded, explore.event_index(getattr(evt, "_data", None)))
+        new_label = sel["label"] if loaded.num_classes else label
+        view = explore.decoded_view(loaded, sel["z"], new_label, proj)
+        caption = html.escape(f"Test image #{sel['index']}: {sel['class_name']}")  # names come from a config
+        m = loaded.modality
+        return [gr.update(value=m.render(sel["original"]), caption=caption),
+                gr.update(value=m.render(sel["reconstruction"]), caption="Reconstruction from its latent mean"),
+                new_label if loaded.num_classes else gr.skip(),
+                f"Loaded the latent mean of test image #{sel['index']} ({sel['class_name']}).",
+                *ctx.z_updates(loaded, view), *ctx.slider_updates(loaded, sel["z"], values_only=True)]
+
+    model_outputs = [model_info, ctx.class_picker, ctx.latent_map, ctx.map_note, sel_orig, sel_recon, ctx.status,
+                     ctx.decoded, ctx.class_row, *sliders, ctx.projection]
+    demo.load(on_model, [ctx.model_picker, ctx.projection], model_outputs, **FAST)
+    ctx.model_picker.change(on_model, [ctx.model_picker, ctx.projection], model_outputs, **FAST)
+
+    # queue=False: one HTTP round trip per move instead of the queue's join + event stream.
+    z_in = [ctx.model_picker, ctx.class_picker, ctx.projection, *sliders]
+    gr.on([s.input for s in sliders], on_slide, z_in, ctx.z_outputs, trigger_mode="always_last", queue=False, **FAST)
+    ctx.class_picker.input(on_slide, z_in, ctx.z_outputs, trigger_mode="always_last", queue=False, **FAST)
+    ctx.random_btn.click(on_random, [ctx.model_picker, ctx.class_picker, ctx.projection, ctx.seed],
+                         [*ctx.z_outputs, ctx.status, ctx.seed, *sliders], queue=False, **FAST)
+    ctx.reset_btn.click(on_reset, [ctx.model_picker, ctx.class_picker, ctx.projection],
+                        [*ctx.z_outputs, ctx.status, *sliders], queue=False, **FAST)
+    ctx.projection.change(on_projection, [ctx.model_picker, ctx.projection, *sliders], [ctx.latent_map, ctx.map_note],
+                          **FAST)
+    ctx.latent_map.select(on_select, [ctx.model_picker, ctx.class_picker, ctx.projection],
+                          [sel_orig, sel_recon, ctx.class_picker, ctx.status, *ctx.z_outputs, *sliders], queue=False,
+                          **FAST)
