@@ -129,3 +129,19 @@ def test_config_rejects_bad_values(bad, match):
 def test_config_rejects_unknown_keys():
     with pytest.raises(ConfigError, match="unknown key"):
         ModelConfig.from_dict({"kind": "vae", "evil": 1})
+
+
+def test_the_kind_table_is_the_one_list_of_kinds():
+    """Each class in MODEL_KINDS says what its kind is; the config, the CLI and the model card read it from there."""
+    from training.__main__ import main
+
+    assert list(MODEL_KINDS) == ["ae", "vae", "cvae"]                        # the order of --kind's choices
+    assert all(cls.kind == kind and cls.description for kind, cls in MODEL_KINDS.items())
+    assert [cls.stochastic for cls in MODEL_KINDS.values()] == [False, True, True]
+    assert [cls.conditional for cls in MODEL_KINDS.values()] == [False, False, True]
+    with pytest.raises(ConfigError, match="use one of ae, vae, cvae"):
+        ModelConfig(kind="gan")
+    assert ModelConfig(kind="cvae", num_classes=3).conditional
+    assert ModelConfig(kind="vae", num_classes=3).num_classes == 0          # an unconditional kind drops labels
+    with pytest.raises(SystemExit):
+        main(["train", "--kind", "gan", "--out", "unused"])

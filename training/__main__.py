@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 
 from .checkpoint import ModelLoadError, OutputError
-from .config import ARCHS, DEVICES, KINDS, PRECISIONS, ConfigError, ModelConfig, TrainConfig
+from .config import ARCHS, DEVICES, PRECISIONS, ConfigError, ModelConfig, TrainConfig
 from .data import DATASETS, DataError
+from .models import MODEL_KINDS
 from .train import TrainingDiverged
 
 EXIT_CODES = {DataError: 3, ModelLoadError: 4, OutputError: 5, ConfigError: 2, TrainingDiverged: 6}
@@ -28,7 +29,7 @@ def _train(args) -> None:
                        precision=args.precision,
                        device=args.device, resize=args.resize, train_limit=args.train_limit)
     mcfg = ModelConfig(kind=args.kind, arch=args.arch, latent_dim=args.latent_dim, pixel_bias=args.pixel_bias,
-                       num_classes=2 if args.kind == "cvae" else 0)  # the real class count comes from the data
+                       num_classes=2 if MODEL_KINDS[args.kind].conditional else 0)  # the real count: from the data
     tcfg.validate(mcfg.kind)
     t0 = time.time()
     ensure_writable(args.out)  # before the data is read, let alone trained on
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train one model into a folder (then evaluate it and build its latent map)")
-    t.add_argument("--kind", choices=KINDS, default="vae")
+    t.add_argument("--kind", choices=tuple(MODEL_KINDS), default="vae")
     t.add_argument("--arch", choices=ARCHS, default="conv")
     t.add_argument("--latent-dim", type=int, default=ModelConfig.latent_dim, help="at most 32 (default %(default)s)")
     t.add_argument("--pixel-bias", action="store_true",

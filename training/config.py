@@ -11,7 +11,6 @@ from typing import Any
 
 MAX_LATENT_DIM = 32  # the app shows one slider per dimension
 MAX_CLASSES = 1000
-KINDS = ("ae", "vae", "cvae")
 ARCHS = ("mlp", "conv")
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
@@ -21,13 +20,27 @@ class ConfigError(ValueError):
     """A config value that cannot work; the message says which key and how to fix it."""
 
 
+def model_kinds() -> dict:
+    """models.MODEL_KINDS, the one table of model kinds: kind -> class, whose `stochastic`, `conditional` and
+    `description` say what the kind is. Imported when first needed, not at the top: models.py imports this module,
+    and torch, which `import training.config` must not."""
+    from .models import MODEL_KINDS
+    return MODEL_KINDS
+
+
+def is_conditional(kind: str | None) -> bool:
+    """True for a kind whose models take a class label (a cvae); False for any other, known or not."""
+    cls = model_kinds().get(kind)
+    return cls is not None and cls.conditional
+
+
 @dataclass
 class ModelConfig:
-    kind: str = "vae"                 # "ae" | "vae" | "cvae"
+    kind: str = "vae"                 # a key of models.MODEL_KINDS
     arch: str = "conv"                # "mlp" | "conv"
     latent_dim: int = 16
     image_shape: tuple = (1, 28, 28)  # (C, H, W); only 1x28x28 is supported by the architectures
-    num_classes: int = 0              # > 0 only for "cvae"
+    num_classes: int = 0              # > 0 only for a conditional kind (cvae)
     class_names: list = field(default_factory=list)
     mlp_hidden: int = 400             # the tutorial's 784-400-20 design
     conv_channels: tuple = (32, 64)   # two stride-2 convs: 28 -> 14 -> 7
@@ -39,13 +52,13 @@ class ModelConfig:
         self.image_shape = tuple(int(s) for s in self.image_shape)
         self.conv_channels = tuple(int(c) for c in self.conv_channels)
         self.class_names = [str(c) for c in self.class_names]
-        if self.kind != "cvae" and self.num_classes:
+        if not self.conditional and self.num_classes:
             self.num_classes = 0  # unconditional models ignore labels
         self.validate()
 
     def validate(self) -> None:
-        if self.kind not in KINDS:
-            raise ConfigError(f"kind={self.kind!r} is unknown; use one of {', '.join(KINDS)}.")
+        if self.kind not in model_kinds():
+            raise ConfigError(f"kind={self.kind!r} is unknown; use one of {', '.join(model_kinds())}.")
         if self.arch not in ARCHS:
             raise ConfigError(f"arch={self.arch!r} is unknown; use one of {', '.join(ARCHS)}.")
         if not isinstance(self.latent_dim, int) or not 1 <= self.latent_dim <= MAX_LATENT_DIM:
@@ -55,15 +68,20 @@ class ModelConfig:
         if self.image_shape != (1, 28, 28):
             raise ConfigError(f"image_shape={list(self.image_shape)} is not supported; images must be 1x28x28 "
                               "grayscale (convert your images with --resize).")
-        if self.kind == "cvae" and not 2 <= self.num_classes <= MAX_CLASSES:
+        if self.conditional and not 2 <= self.num_classes <= MAX_CLASSES:
             raise ConfigError(f"a cvae needs num_classes between 2 and {MAX_CLASSES}, got {self.num_classes!r}.")
-        if self.class_names and self.kind == "cvae" and len(self.class_names) != self.num_classes:
+        if self.class_names and self.conditional and len(self.class_names) != self.num_classes:
             raise ConfigError(f"class_names has {len(self.class_names)} names but num_classes={self.num_classes}.")
         for name, value, hi in (("mlp_hidden", self.mlp_hidden, 8192), ("conv_hidden", self.conv_hidden, 8192)):
             if not isinstance(value, int) or not 1 <= value <= hi:
                 raise ConfigError(f"{name}={value!r} is out of range; use an integer from 1 to {hi}.")
         if len(self.conv_channels) != 2 or not all(1 <= c <= 1024 for c in self.conv_channels):
             raise ConfigError(f"conv_channels={list(self.conv_channels)} must be two integers from 1 to 1024.")
+
+    @property
+    def conditional(self) -> bool:
+        """The kind takes a class label (models.MODEL_KINDS[kind].conditional); False for an unknown kind."""
+        return is_conditional(self.kind)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -116,7 +134,7 @@ class TrainConfig:
             raise ConfigError(f"class_mmd={self.class_mmd} must be >= 0.")
         if not self.classifier_weight >= 0:
             raise ConfigError(f"classifier_weight={self.classifier_weight} must be >= 0 (0 turns it off).")
-        if self.classifier_weight and kind is not None and kind != "cvae":
+        if self.classifier_weight and kind is not None and not is_conditional(kind):
             raise ConfigError(f"classifier_weight={self.classifier_weight} makes prior samples recognisable as the "
                               f"class they were decoded with, so it needs a cvae (got kind={kind!r}); drop it "
                               "(--classifier-weight 0) or train a cvae (--kind cvae).")

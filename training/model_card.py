@@ -5,13 +5,7 @@ from pathlib import Path
 
 from . import checkpoint as ckpt
 from .figures import FIGURES, METRICS_NAME, iwae_k
-
-KIND_TEXT = {
-    "ae": "a deterministic autoencoder (reconstruction loss only; its latent space is not shaped to N(0, I), "
-          "so decoding random vectors gives poor images)",
-    "vae": "a variational autoencoder (Gaussian posterior, Bernoulli decoder, loss = BCE + beta * KL)",
-    "cvae": "a conditional VAE (the class label enters both the encoder and the decoder)",
-}
+from .models import MODEL_KINDS
 
 
 def write_model_card(folder: str | Path, *, command: str | None = None, wall_seconds: float | None = None,
@@ -19,6 +13,7 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
     folder = Path(folder)
     config = ckpt.read_config(folder)
     m, t, d = config["model"], config.get("train", {}), config.get("data", {})
+    kind = MODEL_KINDS[m["kind"]]
     metrics = ckpt.read_json(folder / METRICS_NAME, {}) or {}
     history = (ckpt.read_json(folder / "history.json", {"epochs": []}) or {}).get("epochs", [])
     dataset = d.get("dataset", t.get("dataset", "?"))
@@ -36,7 +31,7 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
     lines = [
         f"# {folder.name}",
         "",
-        f"A {m['arch']} {m['kind'].upper()} with a {m['latent_dim']}-dimensional latent space: {KIND_TEXT[m['kind']]}.",
+        f"A {m['arch']} {m['kind'].upper()} with a {m['latent_dim']}-dimensional latent space: {kind.description}.",
         "",
         "Load it with `training.load_model(\"<this folder>\")`. Weights are `model.safetensors`; the "
         "architecture and training settings are in `config.json`.",
@@ -50,7 +45,7 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
         f"- epochs: {t.get('epochs')}, batch size {t.get('batch_size')}, AdamW lr {t.get('lr')}"
         + (f" (cosine decay to {t.get('lr') * t.get('lr_min_ratio', 1):.0e})" if t.get("lr_min_ratio", 1) < 1 else "")
         + (f", weight decay {t.get('weight_decay')}" if t.get("weight_decay") else "")
-        + (f", beta {t.get('beta')}" if m["kind"] != "ae" else "")
+        + (f", beta {t.get('beta')}" if kind.stochastic else "")
         + (f", KL warm-up {t.get('kl_warmup_epochs')} epochs" if t.get("kl_warmup_epochs") else "")
         + (f", class MMD weight {t.get('class_mmd')}" if t.get("class_mmd") else "")
         + f", seed {t.get('seed')}",

@@ -1,4 +1,4 @@
-"""Encoders, decoders and the three model kinds (AE, VAE, CVAE).
+"""Encoders, decoders and the three model kinds (AE, VAE, CVAE), with MODEL_KINDS, the one table of kinds.
 
 Every model maps images x (B, 1, 28, 28) in [0, 1] to a latent code (B, latent_dim) and back to Bernoulli
 logits (B, 1, 28, 28). `forward` returns named tensors and computes no loss: `losses.py` does that.
@@ -129,14 +129,16 @@ class SampleClassifier(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The three model kinds.
+# The three model kinds. What the rest of the package asks of a kind is a class attribute here, so a check reads
+# `model.conditional` (or MODEL_KINDS[kind].conditional before there is a model), never `kind == "cvae"`.
 
 class LatentModel(nn.Module):
-    """Shared machinery; subclasses set `kind`, `stochastic` and `conditional`."""
+    """Shared machinery; subclasses set `kind`, `stochastic`, `conditional` and `description`."""
 
-    kind = ""
-    stochastic = False
-    conditional = False
+    kind = ""                 # the config's "kind" and the key in MODEL_KINDS
+    stochastic = False        # a Gaussian posterior (mu, logvar) and a KL term; False: a deterministic code (AE)
+    conditional = False       # encoder and decoder take a class label (one-hot); the config then has num_classes
+    description = ""          # what the model is, for its model card: "a variational autoencoder (...)"
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -219,20 +221,25 @@ class LatentModel(nn.Module):
 
 class AE(LatentModel):
     kind = "ae"
+    description = ("a deterministic autoencoder (reconstruction loss only; its latent space is not shaped to N(0, I), "
+                   "so decoding random vectors gives poor images)")
 
 
 class VAE(LatentModel):
     kind = "vae"
     stochastic = True
+    description = "a variational autoencoder (Gaussian posterior, Bernoulli decoder, loss = BCE + beta * KL)"
 
 
 class CVAE(LatentModel):
     kind = "cvae"
     stochastic = True
     conditional = True
+    description = "a conditional VAE (the class label enters both the encoder and the decoder)"
 
 
-MODEL_KINDS: dict[str, type[LatentModel]] = {"ae": AE, "vae": VAE, "cvae": CVAE}
+# kind -> class, in the order the CLI and the errors list them. config.py reads it lazily (config.model_kind).
+MODEL_KINDS: dict[str, type[LatentModel]] = {cls.kind: cls for cls in (AE, VAE, CVAE)}
 
 
 def build_model(config: ModelConfig) -> LatentModel:
@@ -244,7 +251,7 @@ def create_model(kind: str = "vae", arch: str = "conv", latent_dim: int = 16, nu
     """Build an untrained model; class_names defaults to "0".."num_classes-1"."""
     if class_names is None:
         class_names = [str(i) for i in range(num_classes)]
-    if kind == "cvae" and not num_classes:
+    if kind in MODEL_KINDS and MODEL_KINDS[kind].conditional and not num_classes:
         num_classes = len(class_names)
     cfg = ModelConfig(kind=kind, arch=arch, latent_dim=latent_dim, num_classes=num_classes,
                       class_names=list(class_names), **kwargs)

@@ -12,7 +12,7 @@ from .config import ModelConfig, TrainConfig
 from .data import Dataset, load_dataset
 from .evaluate import build_latent_map, evaluate, save_latent_map
 from .figures import METRICS_NAME, iwae_key
-from .models import LatentModel
+from .models import MODEL_KINDS, LatentModel
 
 # name -> (model settings, training settings). Epochs are set so that all six build in under 20 minutes on a
 # 2-core CPU; the figures they reach are in each model card and in benchmarks/quality.py.
@@ -132,7 +132,8 @@ def _build_serial(out_root: Path, data_dirs, names, device, epochs_scale, resume
         if tcfg.precision == "bf16" and not bf16_is_native(pick_device(tcfg.device)):
             tcfg.precision = "fp32"   # bf16 autocast would be slower here; fp32 figures are within run-to-run noise
             log(f"{name}: this device has no native bfloat16 arithmetic, so it trains in fp32 (slower build)")
-        mcfg = ModelConfig(**model_kw, num_classes=len(data.class_names) if model_kw["kind"] == "cvae" else 0,
+        conditional = MODEL_KINDS[model_kw["kind"]].conditional
+        mcfg = ModelConfig(**model_kw, num_classes=len(data.class_names) if conditional else 0,
                            class_names=data.class_names)
         log(f"== {name}: {mcfg.kind} {mcfg.arch}, latent {mcfg.latent_dim}, {tcfg.epochs} epochs on "
             f"{len(data.train)} images")

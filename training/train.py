@@ -246,7 +246,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
         history = ckpt.read_json(out / "history.json", {"epochs": []})["epochs"]
     data = data or load_dataset(cfg.dataset, cfg.data_dir, resize=cfg.resize, train_limit=cfg.train_limit,
                                 seed=cfg.seed)
-    if model_cfg.kind == "cvae" and model_cfg.num_classes != len(data.class_names):
+    if model_cfg.conditional and model_cfg.num_classes != len(data.class_names):
         model_cfg = ModelConfig.from_dict({**model_cfg.to_dict(), "num_classes": len(data.class_names),
                                            "class_names": data.class_names})
     if not model_cfg.class_names:
