@@ -5,12 +5,38 @@ Public API:
     save_model(model, folder)     -> writes config.json + model.safetensors atomically
     create_model(kind, arch, ...) -> an untrained model
     ModelLoadError                -> raised for a folder that cannot be loaded, with the fix in the message
-"""
-from .checkpoint import ModelLoadError, OutputError, load_model, read_config, save_model
-from .config import ConfigError, ModelConfig, TrainConfig
-from .data import DataError, load_dataset
-from .models import AE, CVAE, MODEL_KINDS, VAE, LatentModel, Posterior, create_model
 
-__all__ = ["load_model", "save_model", "read_config", "create_model", "ModelLoadError", "OutputError", "ConfigError",
-           "DataError", "ModelConfig", "TrainConfig", "LatentModel", "AE", "VAE", "CVAE", "MODEL_KINDS",
-           "Posterior", "load_dataset"]
+The names are imported on first use (PEP 562), so `import training.figures` or `import training.config` does not
+import torch (seconds of start-up), while `from training import load_model` works as it always has.
+"""
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+# name -> the module of this package that defines it, in the order of __all__
+_SOURCES = {
+    "load_model": "checkpoint", "save_model": "checkpoint", "read_config": "checkpoint", "create_model": "models",
+    "ModelLoadError": "checkpoint", "OutputError": "checkpoint", "ConfigError": "config", "DataError": "data",
+    "ModelConfig": "config", "TrainConfig": "config", "LatentModel": "models", "AE": "models", "VAE": "models",
+    "CVAE": "models", "MODEL_KINDS": "models", "Posterior": "models", "load_dataset": "data",
+}
+__all__ = list(_SOURCES)
+
+
+def __getattr__(name: str):
+    """Import the module that defines `name` when it is first asked for, and keep the name here."""
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f".{_SOURCES[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if _TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ imports these
+    from .checkpoint import ModelLoadError, OutputError, load_model, read_config, save_model
+    from .config import ConfigError, ModelConfig, TrainConfig
+    from .data import DataError, load_dataset
+    from .models import AE, CVAE, MODEL_KINDS, VAE, LatentModel, Posterior, create_model
