@@ -42,8 +42,7 @@ def iwae_bound(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, k: i
     log_w = []
     for start in range(0, k, chunk):
         kk = min(chunk, k - start)
-        eps = torch.randn((kk, *mu.shape), generator=generator, device=mu.device)
-        z = mu + eps * torch.exp(0.5 * logvar)                                  # (kk, B, D)
+        z = model.draw(mu, logvar, generator, samples=kk)                       # (kk, B, D)
         yk = None if y is None else y.repeat(kk)
         logits = model.decode_logits(z.flatten(0, 1), yk)                       # (kk*B, 1, 28, 28)
         log_px = -bce_per_image(logits, x.repeat(kk, 1, 1, 1)).view(kk, -1)     # (kk, B)
@@ -69,8 +68,7 @@ def evaluate(model: LatentModel, test: Split, train: Split | None = None, *, k: 
         mu, logvar = model.encode(x, y_in)
         mus.append(mu.cpu())
         if model.stochastic:
-            eps = torch.randn(mu.shape, generator=gen, device=device)
-            z = mu + eps * torch.exp(0.5 * logvar)
+            z = model.draw(mu, logvar, gen)                                     # (B, D), one draw per image
             kl = kl_per_dim(mu, logvar)                                         # (B, D)
             kl_dims += kl.sum(0).cpu()
             sums["kl"] += kl.sum().item()

@@ -203,9 +203,14 @@ class LatentModel(nn.Module):
         return ModelOutput(self.decode_logits(z, y), mu, logvar, z)
 
     @staticmethod
-    def draw(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """z ~ N(mu, exp(logvar)) as mu + eps * sigma (the reparameterisation: gradients reach mu and logvar)."""
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    def draw(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None,
+             samples: int | None = None) -> torch.Tensor:
+        """z ~ N(mu, exp(logvar)) as mu + eps * sigma (the reparameterisation: gradients reach mu and logvar).
+
+        mu, logvar (B, D) -> z (B, D); with samples=k, k independent draws for every row: (k, B, D).
+        """
+        shape = mu.shape if samples is None else (samples, *mu.shape)
+        eps = torch.randn(shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + eps * torch.exp(0.5 * logvar)
 
     def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
