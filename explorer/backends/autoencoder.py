@@ -36,6 +36,15 @@ class AutoencoderBackend:
         torch.set_num_threads(1)
         return cls(load_model(folder))
 
+    @classmethod
+    def untrained(cls, seed: int, **kwargs) -> "AutoencoderBackend":
+        """An untrained model of the training package (training.create_model(**kwargs)), its weights initialised
+        from `seed`, in eval mode: the tiny synthetic folders of explorer.testing."""
+        from training import create_model
+
+        torch.manual_seed(seed)
+        return cls(create_model(**kwargs).eval())
+
     def _labels(self, labels, n: int) -> torch.Tensor | None:
         """None for an unconditional model; else (n,) class ids from one id or a sequence of n."""
         if not self.num_classes:

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import torch
 
 CLASS_NAMES = [f"class {i}" for i in range(10)]
 
@@ -23,7 +22,7 @@ CLASS_NAMES = [f"class {i}" for i in range(10)]
 def serve(registry):
     """The explorer on `registry`, launched on 127.0.0.1 in this process as app.py launches it; yields the
     gr.Blocks (its `local_url` answers) and closes it afterwards. For tests that call the live app."""
-    from .ui import build_demo, launch_kwargs
+    from ..ui import build_demo, launch_kwargs
     demo = build_demo(registry)
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **launch_kwargs())
     try:
@@ -35,26 +34,25 @@ def serve(registry):
 def make_model_folder(folder: str | Path, kind: str = "vae", latent_dim: int = 4, n_points: int = 300,
                       seed: int = 0, num_classes: int = 10, arch: str = "mlp", small: bool = True) -> Path:
     """Write a complete model folder and return its path (small=False: the default, full-size layers)."""
-    from training import create_model, save_model
+    from training import save_model
+
+    from ..backends import backend_spec
+    from ..backends.autoencoder import AutoencoderBackend
 
     folder = Path(folder)
-    torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     names = CLASS_NAMES[:num_classes]
-    model = create_model(kind=kind, arch=arch, latent_dim=latent_dim,
-                         num_classes=num_classes if kind == "cvae" else 0, class_names=names,
-                         **(({"mlp_hidden": 32} if arch == "mlp" else {"conv_channels": (4, 8), "conv_hidden": 16})
-                            if small else {}))
-    model.eval()
-    save_model(model, folder, data={"dataset": "synthetic", "note": "explorer.testing fake"})
+    caps = backend_spec(kind).capabilities
+    backend = AutoencoderBackend.untrained(
+        seed, kind=kind, arch=arch, latent_dim=latent_dim, num_classes=num_classes if caps.conditional else 0,
+        class_names=names, **(({"mlp_hidden": 32} if arch == "mlp" else {"conv_channels": (4, 8), "conv_hidden": 16})
+                               if small else {}))
+    save_model(backend.model, folder, data={"dataset": "synthetic", "note": "explorer.testing fake"})
 
     labels = rng.integers(0, num_classes, n_points).astype(np.int64)
     # Blobby images whose brightness depends on the class, so classes differ a little.
     images = (rng.random((n_points, 28, 28)) * 255 * ((labels[:, None, None] + 1) / num_classes)).astype(np.uint8)
-    with torch.inference_mode():
-        x = torch.from_numpy(images).float().div(255)[:, None]
-        y = torch.from_numpy(labels) if kind == "cvae" else None
-        mu = model.encode(x, y).mu.numpy().astype(np.float32)
+    mu = backend.encode_mean(images.astype(np.float32) / 255, labels if caps.conditional else None)
     mean = mu.mean(axis=0)
     _, _, vt = np.linalg.svd(mu - mean, full_matrices=False)
     comps = np.zeros((2, latent_dim), np.float32)
@@ -63,7 +61,7 @@ def make_model_folder(folder: str | Path, kind: str = "vae", latent_dim: int = 4
     tsne = (rng.normal(size=(n_points, 2)) * 10 + labels[:, None] * 5).astype(np.float32)
     np.savez_compressed(folder / "latent_map.npz", mu=mu, labels=labels, images=images, pca=pca, tsne=tsne,
                         pca_mean=mean.astype(np.float32), pca_components=comps)
-    ae = kind == "ae"
+    ae = not caps.kl  # an AE has no KL term, hence no ELBO
     metrics = {"neg_elbo": None if ae else 543.2, "iwae_k64": None if ae else 540.1, "recon": 530.0,
                "kl": None if ae else 13.2, "active_units": latent_dim, "knn5_accuracy": 0.1,
                "kl_per_dim": [0.0] * latent_dim, "n_test": n_points}

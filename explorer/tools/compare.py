@@ -7,11 +7,11 @@ import numpy as np
 from training.figures import FIGURES
 
 from ..latent_map import CLASS_COLORS, LatentMap
-from ..modalities.image import sheet, to_uint8
+from ..modalities.image import sheet
 from ..registry import LoadedModel, ModelInfo, ModelRegistry
 from ..validation import InputError, shown, validate_seed
 
-KINDS = ("ae", "vae", "cvae")
+KINDS = ("ae", "vae", "cvae")  # the kinds this lesson puts side by side, in page order (its kind table)
 WHY_AE_DEGRADES = ("The AE's random samples degrade because nothing in its training shaped its latent space to "
                    "N(0, I): its codes sit wherever the encoder put them (the coloured points), so most draws from "
                    "N(0, I) (the black crosses) land where the decoder has never been.")

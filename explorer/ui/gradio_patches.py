@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import functools
 
+import gradio as gr
+
 
 def keep_session_component_ids() -> bool:
     """Patch gradio's SessionState once (idempotent). Returns False when gradio's internals are not as expected,
@@ -53,7 +55,6 @@ def explain_bad_files(component, message: str):
     name and fields. `message` may hold {got}: the value, cut short. It is set on the instance, as
     bound_blob_uploads does, so no component subclass is made.
     """
-    import gradio as gr
     import pydantic
 
     from ..validation import shown
@@ -111,19 +112,19 @@ def bound_blob_uploads(sketch: gr.Sketchpad) -> gr.Sketchpad:
     def accept_blobs(data):
         try:
             fields, file = data.data, data.files[0][1]
-            kind, index, drawing = fields["type"], fields.get("index"), fields["id"]
+            part, index, drawing = fields["type"], fields.get("index"), fields["id"]
         except (AttributeError, KeyError, IndexError, TypeError):
             raise refuse("malformed drawing upload: send a multipart form with the fields type, index and id and "
                          "one file, as the sketchpad does.") from None
-        if kind not in BLOB_KINDS:
-            raise refuse(f"unknown part of a drawing {shown(kind)}; send one of {', '.join(BLOB_KINDS)}.")
+        if part not in BLOB_KINDS:
+            raise refuse(f"unknown part of a drawing {shown(part)}; send one of {', '.join(BLOB_KINDS)}.")
         if not isinstance(drawing, str) or not 0 < len(drawing) <= MAX_DRAWING_ID:
             raise refuse(f"a drawing's id must be text of 1 to {MAX_DRAWING_ID} characters, got {shown(drawing)}.")
         try:
             index = int(index) if index not in (None, "", "null") else None
         except (TypeError, ValueError):
             index = None
-        if kind == "layer" and (index is None or not 0 <= index < MAX_LAYERS):
+        if part == "layer" and (index is None or not 0 <= index < MAX_LAYERS):
             raise refuse(f"a layer's index must be a whole number from 0 to {MAX_LAYERS - 1} (a drawing has at most "
                          f"{MAX_LAYERS} layers), got {shown(fields.get('index'))}.")
         data.data = {**fields, "index": str(index) if index is not None else "null"}  # gradio int()s it as is

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from ...backends import backend_spec
 from ...modalities.image import png_data_uri
 from ...tools import compare as tool
 from ...validation import validate_seed
@@ -59,7 +60,7 @@ def layout(ctx: PageContext) -> CompareTab:
                     title = gr.Markdown(f"**{kind.upper()}**", elem_id=f"compare-title-{kind}")
                     # Fixed captions: events send plain values (a property update makes gradio copy the component
                     # for the session).
-                    rows = ": row r is class r" if kind == "cvae" else ""
+                    rows = ": row r is class r" if backend_spec(kind).capabilities.conditional else ""
                     grid = gr.HTML(BLANK, html_template=SHEET_TEMPLATE, alt=f"{kind} samples",
                                    caption=f"Decoded from z ~ N(0, I){rows}",
                                    elem_id=f"compare-grid-{kind}", js_on_load=None, css_template=SHEET_CSS)

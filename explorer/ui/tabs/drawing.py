@@ -1,7 +1,7 @@
 """Your drawing tab: draw or upload a picture, prepared like MNIST and encoded into the sliders; a conditional model
 also ranks every class by how well it explains the picture.
 
-Element ids: tab-draw, draw-off, sketchpad, encode-drawing-button, image-upload, drawing-prepared,
+Element ids: tab-draw, draw-off (the reason the tab is off), draw-controls, sketchpad, encode-drawing-button, image-upload, drawing-prepared,
 drawing-reconstruction, class-ranking, drawing-note.
 """
 from __future__ import annotations
@@ -53,7 +53,7 @@ DRAWING_INPUT_ERROR = ('the drawing must be the sketchpad\'s value: {{"backgroun
 @dataclass
 class DrawingTab:
     off: gr.Markdown   # the one-line reason, for a model without an encoder
-    body: gr.Row
+    body: gr.Column
     sketch: gr.Sketchpad
     button: gr.Button
     upload: gr.Image
@@ -69,7 +69,7 @@ def layout(ctx: PageContext) -> DrawingTab:
     with gr.Tab(TITLE, elem_id="tab-draw"):
         off = gr.Markdown(f"**{TITLE}** is off for this model: {off0}" if off0 else "", visible=bool(off0),
                           elem_id="draw-off")
-        with gr.Column(visible=not off0) as body:
+        with gr.Column(visible=not off0, elem_id="draw-controls") as body:
             gr.Markdown(HELP)
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=300):
