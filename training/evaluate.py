@@ -17,18 +17,14 @@ from .models import LatentModel
 MAP_NAME = "latent_map.npz"
 
 
-def _batches(split: Split, batch_size: int, device):
-    for i in range(0, len(split), batch_size):
-        x = split.images[i:i + batch_size].to(device).unsqueeze(1).float().div_(255)   # (B, 1, 28, 28)
-        y = split.labels[i:i + batch_size].to(device)
-        yield x, y
+_batches = Split.batches   # (split, batch_size, device) -> (x, y) batches; the name benchmarks/quality.py imports
 
 
 @torch.inference_mode()
 def encode_split(model: LatentModel, split: Split, batch_size: int = 1000) -> torch.Tensor:
     """Posterior means of every image in the split: (N, latent_dim), on the CPU."""
     device = next(model.parameters()).device
-    return torch.cat([model.encode(x, y).mu.cpu() for x, y in _batches(split, batch_size, device)])
+    return torch.cat([model.encode(x, y).mu.cpu() for x, y in split.batches(batch_size, device)])
 
 
 @torch.inference_mode()
@@ -63,7 +59,7 @@ def evaluate(model: LatentModel, test: Split, train: Split | None = None, *, k: 
     sums = {"recon": 0.0, "kl": 0.0, "iwae": 0.0}
     kl_dims = torch.zeros(model.latent_dim)
     mus = []
-    for x, y in _batches(test, batch_size, device):
+    for x, y in test.batches(batch_size, device):
         y_in = y if model.conditional else None
         mu, logvar = model.encode(x, y_in)
         mus.append(mu.cpu())

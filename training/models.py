@@ -29,6 +29,11 @@ class ModelOutput(NamedTuple):
 # ---------------------------------------------------------------------------------------------------------------
 # Building blocks. `cond` is the size of an extra vector (one-hot label) concatenated before the dense layers.
 
+def _with_label(h: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+    """(B, F) features, and a cvae's one-hot label (B, cond) appended: (B, F + cond); unchanged without one."""
+    return h if c is None else torch.cat([h, c], dim=1)
+
+
 class MLPEncoder(nn.Module):
     def __init__(self, cfg: ModelConfig, out_dim: int, cond: int = 0):
         super().__init__()
@@ -37,9 +42,7 @@ class MLPEncoder(nn.Module):
         self.out = nn.Linear(cfg.mlp_hidden, out_dim)
 
     def forward(self, x, c=None):
-        h = x.flatten(1)                                           # (B, 784)
-        if c is not None:
-            h = torch.cat([h, c], dim=1)
+        h = _with_label(x.flatten(1), c)                           # (B, 784 + cond)
         return self.out(F.relu(self.hidden(h)))
 
 
@@ -52,9 +55,7 @@ class MLPDecoder(nn.Module):
         self.out = nn.Linear(cfg.mlp_hidden, n_pix)
 
     def forward(self, z, c=None):
-        if c is not None:
-            z = torch.cat([z, c], dim=1)
-        return self.out(F.relu(self.hidden(z))).view(-1, *self.image_shape)
+        return self.out(F.relu(self.hidden(_with_label(z, c)))).view(-1, *self.image_shape)
 
 
 def _norm(cfg: ModelConfig, channels: int) -> nn.Module:
@@ -73,9 +74,7 @@ class ConvEncoder(nn.Module):
         self.out = nn.Linear(cfg.conv_hidden, out_dim)
 
     def forward(self, x, c=None):
-        h = self.convs(x).flatten(1)
-        if c is not None:
-            h = torch.cat([h, c], dim=1)
+        h = _with_label(self.convs(x).flatten(1), c)              # (B, c2 * 7 * 7 + cond)
         return self.out(F.relu(self.hidden(h)))
 
 
@@ -97,9 +96,7 @@ class ConvDecoder(nn.Module):
         self.pixel_bias = nn.Parameter(torch.zeros(cfg.image_shape)) if cfg.pixel_bias else None
 
     def forward(self, z, c=None):
-        if c is not None:
-            z = torch.cat([z, c], dim=1)
-        out = self.deconvs(self.dense(z).view(-1, self.c2, 7, 7))
+        out = self.deconvs(self.dense(_with_label(z, c)).view(-1, self.c2, 7, 7))
         return out if self.pixel_bias is None else out + self.pixel_bias
 
 

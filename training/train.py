@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
 from .config import ConfigError, ModelConfig, TrainConfig
-from .data import Dataset, Split, load_dataset
+from .data import Dataset, Split, load_dataset, unit_images
 from .losses import bce_per_image, class_mmd, kl_per_image
 from .models import LatentModel, ModelOutput, SampleClassifier, build_model
 
@@ -106,9 +106,7 @@ def evaluate_loss(model: LatentModel, split: Split, device, batch_size: int = 10
     model.eval()
     gen = torch.Generator(device=device).manual_seed(seed)
     totals = {"recon": 0.0, "kl": 0.0}
-    for i in range(0, len(split), batch_size):
-        x = split.images[i:i + batch_size].to(device).unsqueeze(1).float().div_(255)
-        y = split.labels[i:i + batch_size].to(device)
+    for x, y in split.batches(batch_size, device):
         _, recon, kl, _ = loss_terms(model, x, y, 1.0, generator=gen)
         n = x.shape[0]
         totals["recon"] += recon.item() * n
@@ -312,7 +310,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
                 group["lr"] = lr
             beta = beta_at(cfg, epoch + b / steps_per_epoch)
             idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            x = x_train[idx].unsqueeze(1).float().div_(255)      # (B, 1, 28, 28) in [0, 1]
+            x = unit_images(x_train[idx])                        # (B, 1, 28, 28) in [0, 1]
             y = y_train[idx]
             loss, recon, kl, sample_ce = loss_terms(model, x, y, beta, mmd=cfg.class_mmd, precision=cfg.precision,
                                                     classifier=classifier, classifier_weight=cfg.classifier_weight)
