@@ -1,0 +1,96 @@
+"""Nearest neighbours (explorer.tools.neighbours): the test images nearest to a code, through the plain function,
+the /neighbours endpoint (gradio_client against the app on localhost) and the tab's own events
+(explorer.ui.tabs.neighbours).
+
+Every model folder here is tiny and synthetic (explorer.testing), made in tmp_path.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from explorer.registry import ModelRegistry
+from explorer.testing import make_assets
+from explorer.tools import neighbours
+from explorer.ui.tabs.neighbours import neighbours_html
+from explorer.validation import InputError
+from helpers import Z32, event, read_png
+
+D = 4
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    return ModelRegistry.discover(make_assets(tmp_path_factory.mktemp("neighbours") / "assets", latent_dim=D,
+                                              n_points=120))
+
+
+def test_nearest_neighbours_match_a_brute_force_search(registry):
+    loaded = registry.get("fake-vae")
+    lmap = loaded.latent_map
+    found = neighbours.nearest_neighbours(loaded, lmap.mu[11])
+    assert len(found) == 8 and found[0]["index"] == 11 and found[0]["distance"] == pytest.approx(0, abs=1e-4)
+    want = np.argsort(np.linalg.norm(lmap.mu - lmap.mu[11], axis=1), kind="stable")[:8]
+    assert [f["index"] for f in found] == [int(i) for i in want]
+    assert all(f["class_name"] == lmap.class_names[f["label"]] for f in found)
+    assert [f["distance"] for f in found] == sorted(f["distance"] for f in found)
+    assert np.array_equal(found[3]["image"], lmap.images[found[3]["index"]])
+    assert len(neighbours.nearest_neighbours(loaded, [0.0] * D, 3)) == 3
+    assert neighbours_html(found).count("<figure>") == 8
+
+
+@pytest.mark.parametrize("k", [0, 65, 2.5, "8", None, True])
+def test_nearest_neighbours_bad_k(registry, k):
+    with pytest.raises(InputError, match="from 1 to 64"):
+        neighbours.nearest_neighbours(registry.get("fake-vae"), [0.0] * D, k)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The /neighbours endpoint, through gradio_client
+
+@pytest.fixture(scope="module")
+def served(registry):
+    pytest.importorskip("gradio_client")
+    from gradio_client import Client
+
+    from explorer.testing import serve
+    with serve(registry) as demo:
+        yield Client(demo.local_url, verbose=False)
+
+
+def test_api_neighbours(served, registry):
+    loaded = registry.get("fake-vae")
+    sheet, found = served.predict(model="fake-vae", z=loaded.latent_map.mu[7].tolist(), k=4, api_name="/neighbours")
+    assert len(found) == 4 and found[0]["index"] == 7 and read_png(sheet).shape[1] > 4 * 28 * 4
+
+
+@pytest.mark.parametrize("endpoint, kwargs, words", [
+    ("/neighbours", dict(model="fake-vae", z=[0.0] * D, k=10**7), "from 1 to 64"),
+])
+def test_api_bad_input_gets_a_clear_message(served, endpoint, kwargs, words):
+    with pytest.raises(Exception) as e:
+        served.predict(**kwargs, api_name=endpoint)
+    assert words in str(e.value) and "Traceback" not in str(e.value)
+    assert served.predict(api_name="/list_models")  # still serving
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The tab's own events: anyone can call them by fn_index with any JSON (preprocess=False), so junk must come back
+# as a clear message, never as the "something went wrong" of an unexpected exception.
+
+@pytest.fixture(scope="module")
+def demo(registry):
+    from explorer.ui import build_demo
+    return build_demo(registry)
+
+
+@pytest.mark.parametrize("name, args, words", [
+    ("on_neighbours", ("fake-vae", *([{"a": 1}] * 32)), "numbers"),
+    ("on_neighbours_random", ("fake-vae", -5), "seed"),
+    ("on_neighbours_reset", ({"no": "model"},), "unknown model"),
+])
+def test_tab_events_answer_junk_with_a_clear_message(demo, name, args, words):
+    import gradio as gr
+    with pytest.raises(gr.Error) as e:
+        event(demo, name)(*args)
+    assert words in e.value.message and "went wrong" not in e.value.message and len(e.value.message) < 400
