@@ -11,7 +11,8 @@ from typing import NamedTuple
 METRICS_NAME = "metrics.json"
 
 # Active units (Burda et al. 2016): a latent dimension is active when its posterior mean varies across the data,
-# Cov_x(E[z|x]) > 0.01; below that the decoder gets (almost) the same value whatever the image.
+# Cov_x(E[z|x]) > 0.01; below that the decoder gets (almost) the same value whatever the image. The explorer also
+# greys out a dimension whose average KL is below this many nats: the same "unused dimension" rule, one number.
 ACTIVE_UNIT_CUTOFF = 0.01
 
 IWAE_PREFIX = "iwae_k"
