@@ -1,4 +1,4 @@
-"""Speed of generate_dataset (explorer.extras): labelled synthetic images per second from each conditional model.
+"""Speed of generate_dataset (explorer.tools.export): labelled synthetic images per second from each conditional model.
 
     python benchmarks/generate_speed.py                       # every cvae in assets/ (fake ones if there are none)
     python benchmarks/generate_speed.py --per-class 100 1000 5000 --repeats 3
@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from explorer.testing.browser import shipped_assets_present
-    from explorer import ModelRegistry, extras
+    from explorer import ModelRegistry
+    from explorer.tools import export
 
     torch.set_num_threads(1)  # as the app does
     tmp = tempfile.TemporaryDirectory(prefix="generate-speed-")
@@ -39,25 +40,25 @@ def main(argv: list[str] | None = None) -> int:
         from explorer.testing import make_assets
         assets = make_assets(Path(tmp.name) / "assets", latent_dim=16, n_points=200)
         print(f"fake models in {assets}: assets/ has no shipped models")
-    extras.EXPORT_DIR = Path(tmp.name) / "exports"  # keep the benchmark's files out of the app's export folder
+    export.EXPORT_DIR = Path(tmp.name) / "exports"  # keep the benchmark's files out of the app's export folder
     reg = ModelRegistry.discover(assets)
-    names = args.model or [n for n in reg.names() if reg.info(n).kind == "cvae"]
+    names = args.model or [n for n in reg.names() if not reg.info(n).capabilities.lacks(*export.NEEDS)]
     print(f"{'model':<22} {'per class':>9} {'images':>8} {'median s':>9} {'images/s':>9} {'decode s':>9} "
           f"{'npz MB':>7}  (n={args.repeats}, target >= 1,000 images/s)")
     try:
         for name in names:
             loaded = reg.get(name)
-            extras.generate_dataset(reg, name, 10)  # warm-up: imports, first allocations
+            export.generate_dataset(reg, name, 10)  # warm-up: imports, first allocations
             for per_class in args.per_class:
                 runs = []
                 for r in range(args.repeats):
                     stamps = []
                     t0 = time.perf_counter()
-                    res = extras.generate_dataset(reg, name, per_class, seed=r,
+                    res = export.generate_dataset(reg, name, per_class, seed=r,
                                                   progress=lambda f, d: stamps.append((f, time.perf_counter())))
                     runs.append((time.perf_counter() - t0, stamps[-1][1] - t0, res))
                 total, decode, res = sorted(runs, key=lambda x: x[0])[len(runs) // 2]
-                n = per_class * loaded.model.num_classes
+                n = per_class * loaded.num_classes
                 flag = "" if n / total >= 1000 else "  under target"
                 print(f"{name:<22} {per_class:>9,} {n:>8,} {total:>9.2f} {n / total:>9,.0f} {decode:>9.2f} "
                       f"{res['npz'].stat().st_size / 1e6:>7.1f}{flag}", flush=True)

@@ -91,6 +91,7 @@ def client_loop(base: str, k: int, models: list[dict], calls: int, endpoint: str
 def rest_decode(http: httpx.Client, base: str, session: str, data: list) -> str | None:
     """One /decode call over gradio's REST API, as a script with curl or requests makes it: POST the inputs,
     read the event stream to its result, download the PNG it names. Returns an error message or None."""
+    base = base.rstrip("/")  # the server's url ends in "/": "//gradio_api/..." is a 404
     r = http.post(f"{base}/gradio_api/call/decode", json={"data": data, "session_hash": session})
     if r.status_code != 200:
         return f"POST {r.status_code}"

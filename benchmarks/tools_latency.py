@@ -5,7 +5,7 @@
     python benchmarks/tools_latency.py --no-app               # only the plain functions, no server
 
 Each action is timed twice:
-  direct   the plain function (explorer.ztools / explorer.extras) called in this process, after one warm-up call
+  direct   the plain function (explorer.tools) called in this process, after one warm-up call
   api      the same action through the live app: `python app.py` started by explorer.testing.apphost.AppServer, called
            with gradio_client on its named endpoint (HTTP + queue + PNG files included)
 and the table gives median and p95 in ms per action. Target (issue 4): every action answers within 500 ms on the
@@ -39,41 +39,44 @@ class Case:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Cases of explorer.ztools: interpolation, traversal grid, nearest neighbours, attribute arithmetic
+# Cases of explorer.tools: interpolation, traversal grid, nearest neighbours, attribute arithmetic
 
-def ztools_cases(ctx) -> list[Case]:
-    from explorer import ztools
+def latent_cases(ctx) -> list[Case]:
+    from explorer.modalities.image import figure_row, png_bytes
+    from explorer.tools import arithmetic, interpolation, neighbours, traversal
+    from explorer.ui.tabs.neighbours import neighbours_html
+    from explorer.ui.tabs.traversal import traversal_html
 
     reg, vae, cvae, ae = ctx.registry, ctx.vae, ctx.cvae, ctx.ae
     lv, lc, la = reg.get(vae), reg.get(cvae), reg.get(ae)
-    dv, dc, da = lv.model.latent_dim, lc.model.latent_dim, la.model.latent_dim
+    dv, dc, da = lv.latent_dim, lc.latent_dim, la.latent_dim
     zv = [0.5] * dv
     cases = [
         Case(f"interpolate {vae} 8 linear", "direct",
-             lambda: ztools.interpolate(lv, 0, 1, 8, "linear")),
+             lambda: interpolation.interpolate(lv, 0, 1, 8, "linear")),
         Case(f"interpolate {vae} 32 slerp", "direct",
-             lambda: ztools.interpolate(lv, 0, 1, 32, "slerp")),
+             lambda: interpolation.interpolate(lv, 0, 1, 32, "slerp")),
         Case(f"interpolate {cvae} 32 sweep", "direct",
-             lambda: ztools.interpolate(lc, 0, 1, 32, "linear", "sweep")),
-        Case(f"traverse {vae} {dv}x9", "direct", lambda: ztools.traverse(lv, zv)),
-        Case(f"traverse {cvae} {dc}x9", "direct", lambda: ztools.traverse(lc, [0.0] * dc, 3)),
-        Case(f"traverse {ae} {da}x9", "direct", lambda: ztools.traverse(la, [0.0] * da)),
-        Case(f"neighbours {vae} k=8", "direct", lambda: ztools.nearest_neighbours(lv, zv)),
-        Case(f"arithmetic {vae}", "direct", lambda: ztools.move_towards(lv, zv, 3, 8, 1.0)),
+             lambda: interpolation.interpolate(lc, 0, 1, 32, "linear", "sweep")),
+        Case(f"traverse {vae} {dv}x9", "direct", lambda: traversal.traverse(lv, zv)),
+        Case(f"traverse {cvae} {dc}x9", "direct", lambda: traversal.traverse(lc, [0.0] * dc, 3)),
+        Case(f"traverse {ae} {da}x9", "direct", lambda: traversal.traverse(la, [0.0] * da)),
+        Case(f"neighbours {vae} k=8", "direct", lambda: neighbours.nearest_neighbours(lv, zv)),
+        Case(f"arithmetic {vae}", "direct", lambda: arithmetic.move_towards(lv, zv, 3, 8, 1.0)),
     ]
 
     # What a tab's button does on the server besides the maths: the page's HTML (PNG data URIs) and the PNG file
     # for the download button.
     def interp_page(loaded, steps, mode):
-        res = ztools.interpolate(loaded, 0, 1, steps, mode)
-        return ztools.figure_row(res["images"], res["captions"]), ztools.png(ztools.strip_image(res))
+        res = interpolation.interpolate(loaded, 0, 1, steps, mode)
+        return figure_row(res["images"], res["captions"]), png_bytes(interpolation.strip_image(res))
 
     def trav_page(loaded, z, label=None):
-        res = ztools.traverse(loaded, z, label)
-        return ztools.traversal_html(res), ztools.png(ztools.traversal_image(res))
+        res = traversal.traverse(loaded, z, label)
+        return traversal_html(res), png_bytes(traversal.traversal_image(res))
 
     def nn_page(loaded, z):
-        return ztools.neighbours_html(ztools.nearest_neighbours(loaded, z))
+        return neighbours_html(neighbours.nearest_neighbours(loaded, z))
 
     cases += [
         Case(f"interpolation tab {vae} 32 slerp +html+PNG", "direct", lambda: interp_page(lv, 32, "slerp")),
@@ -85,7 +88,7 @@ def ztools_cases(ctx) -> list[Case]:
     big = getattr(ctx, "big", None)
     if big is not None:
         lb = big.get("big-vae")
-        cases += [Case("traverse 32x9 (full-size conv, 32-d)", "direct", lambda: ztools.traverse(lb, [0.0] * 32)),
+        cases += [Case("traverse 32x9 (full-size conv, 32-d)", "direct", lambda: traversal.traverse(lb, [0.0] * 32)),
                   Case("traversal tab 32x9 +html+PNG", "direct", lambda: trav_page(lb, [0.0] * 32))]
     c = ctx.client
     if c is not None:
@@ -108,18 +111,19 @@ def ztools_cases(ctx) -> list[Case]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Cases of explorer.extras (helper B): your own drawing, AE vs VAE vs CVAE, training dynamics, export, dataset
+# Cases of explorer.tools: your own drawing, AE vs VAE vs CVAE, training dynamics, export, dataset
 
-def extras_cases(ctx) -> list[Case]:
+def page_cases(ctx) -> list[Case]:
     import io
 
     from PIL import Image, ImageDraw
 
-    from explorer import extras
+    from explorer.modalities.image import prepare_image
+    from explorer.tools import compare, drawing, dynamics, export
 
     reg, vae, cvae = ctx.registry, ctx.vae, ctx.cvae
     lv, lc = reg.get(vae), reg.get(cvae)
-    dataset = extras._dataset_key(lv.info.dataset)
+    dataset = compare.dataset_key(lv.info.dataset)
 
     def picture(size, mode, fmt):
         """A "7": the sketchpad's 280x280 black-on-transparent PNG, or a photo-sized dark-on-light JPEG."""
@@ -137,18 +141,18 @@ def extras_cases(ctx) -> list[Case]:
     (tmp / "photo.jpg").write_bytes(photo)
 
     def encode(loaded, data):
-        img, _ = extras.prepare_image(data, "drawing")
-        return extras.encode_prepared(loaded, img)
+        img, _ = prepare_image(data, "drawing")
+        return drawing.encode_prepared(loaded, img)
 
     cases = [
         Case(f"encode drawing {vae}", "direct", lambda: encode(lv, sketch)),
         Case(f"encode drawing {cvae} (+10-class rank)", "direct", lambda: encode(lc, sketch)),
         Case(f"encode 12 MP photo {cvae}", "direct", lambda: encode(lc, photo)),
-        Case(f"compare AE/VAE/CVAE {dataset} 3x80", "direct", lambda: extras.compare_models(reg, dataset, 1)),
+        Case(f"compare AE/VAE/CVAE {dataset} 3x80", "direct", lambda: compare.compare_models(reg, dataset, 1)),
         Case(f"training dynamics {vae}", "direct",
-             lambda: [f(extras.training_history(reg, vae)) for f in (extras.history_figure, extras.kl_figure)]),
-        Case(f"map CSV {vae}", "direct", lambda: extras.export_map_csv(reg, vae)),
-        Case(f"generate_dataset {cvae} 10x100", "direct", lambda: extras.generate_dataset(reg, cvae, 100)),
+             lambda: [f(dynamics.training_history(reg, vae)) for f in (dynamics.history_figure, dynamics.kl_figure)]),
+        Case(f"map CSV {vae}", "direct", lambda: export.export_map_csv(reg, vae)),
+        Case(f"generate_dataset {cvae} 10x100", "direct", lambda: export.generate_dataset(reg, cvae, 100)),
     ]
     c = ctx.client
     if c is not None:
@@ -168,7 +172,7 @@ def extras_cases(ctx) -> list[Case]:
     return cases
 
 
-CASE_BUILDERS = [ztools_cases, extras_cases]
+CASE_BUILDERS = [latent_cases, page_cases]
 
 
 # ---------------------------------------------------------------------------------------------------------------
