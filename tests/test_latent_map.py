@@ -1,0 +1,103 @@
+"""explorer.latent_map: the stored map of the test set (lookups, projections, the plotly figure, the sliders'
+ranges) and UMAP as an optional third projection.
+
+Every model folder here is tiny and synthetic (explorer.testing), made in tmp_path.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from explorer.latent_map import (MapLoadError, build_figure, check_index, latent_ranges, load_latent_map,
+                                 lookup_point, marker_position, nearest_index, project_pca)
+from explorer.registry import ModelRegistry
+from explorer.testing import make_assets, make_model_folder
+from explorer.validation import InputError
+
+D = 4
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    return make_assets(tmp_path_factory.mktemp("assets"), latent_dim=D, n_points=120)
+
+
+@pytest.fixture(scope="module")
+def registry(assets):
+    return ModelRegistry.discover(assets)
+
+
+def test_load_latent_map_and_lookup(registry, assets):
+    lmap = registry.get("fake-vae").latent_map
+    assert lmap.n == 120 and lmap.latent_dim == D and lmap.images.dtype == np.uint8
+    p = lookup_point(lmap, 7)
+    assert p.index == 7 and p.label == int(lmap.labels[7]) and p.class_name == lmap.class_names[p.label]
+    assert np.array_equal(p.image, lmap.images[7]) and np.array_equal(p.mu, lmap.mu[7])
+    assert check_index(lmap, 119.0) == 119
+    for bad in (-1, 120, 10**9, 2.5, "x", None, True):
+        with pytest.raises(InputError, match="index|range"):
+            check_index(lmap, bad)
+
+
+def test_pca_projection_matches_stored_coordinates(registry):
+    lmap = registry.get("fake-vae").latent_map
+    for i in (0, 50):
+        np.testing.assert_allclose(project_pca(lmap, lmap.mu[i]), lmap.coords["pca"][i], atol=1e-4)
+
+
+def test_nearest_index_and_marker_positions(registry):
+    lmap = registry.get("fake-vae").latent_map
+    z = lmap.mu[42] + 1e-4
+    assert nearest_index(lmap, z) == 42
+    m = marker_position(lmap, z, "tsne")
+    assert m["index"] == 42 and (m["x"], m["y"]) == tuple(float(v) for v in lmap.coords["tsne"][42])
+    assert "nearest" in m["note"]
+    m = marker_position(lmap, z, "pca")
+    assert m["index"] is None and m["x"] == pytest.approx(float(lmap.coords["pca"][42][0]), abs=1e-3)
+    with pytest.raises(InputError, match="projection"):
+        marker_position(lmap, z, "isomap")
+    with pytest.raises(InputError, match="no UMAP coordinates"):  # a known projection this map does not store
+        marker_position(lmap, z, "umap")
+
+
+def test_build_figure(registry):
+    lmap = registry.get("fake-cvae").latent_map
+    fig = build_figure(lmap, "tsne", {"x": 1.0, "y": 2.0})
+    json.dumps(fig)  # plain JSON, ready for the browser
+    points = [t for t in fig["data"] if t["type"] == "scattergl"]
+    assert sum(len(t["x"]) for t in points) == lmap.n
+    assert {t["name"] for t in points} <= set(lmap.class_names)
+    for t in points:  # every point carries its index, and is drawn at its stored coordinates with its class
+        idx = np.array(t["customdata"])
+        assert (lmap.labels[idx] == lmap.class_names.index(t["name"])).all()
+        np.testing.assert_allclose(t["x"], lmap.coords["tsne"][idx, 0], atol=1e-3)
+        assert t["name"] in t["hovertemplate"]
+    assert len({t["marker"]["color"] for t in points}) == len(points)
+    shape = fig["layout"]["shapes"][0]
+    assert (shape["xanchor"], shape["yanchor"], shape["visible"]) == (1.0, 2.0, True)
+    assert fig["data"][-1]["name"] == "current z"
+    assert build_figure(lmap, "pca")["layout"]["shapes"][0]["visible"] is False
+
+
+def test_malformed_latent_map_says_what_to_do(tmp_path, registry):
+    folder = make_model_folder(tmp_path / "m", kind="vae", latent_dim=D, n_points=20)
+    with pytest.raises(MapLoadError, match="expected"):
+        load_latent_map(folder / "latent_map.npz", latent_dim=D + 1, class_names=[str(i) for i in range(10)])
+    (folder / "latent_map.npz").write_bytes(b"not a zip")
+    with pytest.raises(MapLoadError, match="regenerate"):
+        load_latent_map(folder / "latent_map.npz", D)
+    with pytest.raises(MapLoadError, match="missing"):
+        load_latent_map(tmp_path / "nowhere.npz", D)
+    np.savez(folder / "latent_map.npz", mu=np.zeros((3, D), np.float32))
+    with pytest.raises(MapLoadError, match="lacks"):
+        load_latent_map(folder / "latent_map.npz", D)
+
+
+def test_latent_ranges_cover_every_stored_code(registry):
+    lmap = registry.get("fake-ae").latent_map
+    per_dim = latent_ranges(lmap, per_dimension=True)
+    shared = latent_ranges(lmap)
+    assert (per_dim >= np.abs(lmap.mu).max(axis=0)).all() and (per_dim >= 3).all()
+    assert len(set(shared.tolist())) == 1 and shared[0] == per_dim.max()
