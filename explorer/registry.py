@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from training.figures import METRICS_NAME  # imports no torch
+
 from .backends import Backend, Capabilities, backend_spec
 from .modalities import ImageModality, modality_for
 from .validation import InputError, shown
@@ -178,7 +180,7 @@ def read_info(folder: Path) -> ModelInfo:
         if not isinstance(m, dict) or "kind" not in m:
             raise ValueError(f"{folder / 'config.json'} has no 'model' section with a 'kind'; it was not written "
                              "by the training package.")
-        metrics = _read_json(folder / "metrics.json")
+        metrics = _read_json(folder / METRICS_NAME)
         return ModelInfo(name=name, folder=folder, kind=m.get("kind"), dataset=(cfg.get("data") or {}).get("dataset"),
                          latent_dim=m.get("latent_dim"), arch=m.get("arch"),
                          class_names=tuple(m.get("class_names") or ()), metrics=metrics)

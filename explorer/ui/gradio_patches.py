@@ -12,6 +12,12 @@ button and a slider grew the server without bound (benchmarks/memory.py measured
 
 `keep_session_component_ids()` makes the session's copy keep the id it is stored under, so the lookup finds it
 and nothing is added. It changes nothing else: the copy was already stored and served under that id.
+
+Upstream: the closest report is https://github.com/gradio-app/gradio/issues/11602 (memory that rises with every
+interaction; its fix, https://github.com/gradio-app/gradio/pull/13756, pruned other per-request structures and left
+this one); a file input's pydantic error reaching callers without a message is seen in
+https://github.com/gradio-app/gradio/issues/7778. No upstream issue names the component-id mechanism or the
+sketchpad's unbounded accept_blobs: each workaround says what it guards against, so it can go once gradio fixes it.
 """
 from __future__ import annotations
 
