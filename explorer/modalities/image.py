@@ -122,7 +122,7 @@ def labelled_sheet(rows: np.ndarray, row_labels: list[str], col_labels: list[str
     return np.asarray(canvas)
 
 
-def figure_row(imgs, captions: list[str], css_class: str = "zt-row") -> str:
+def figure_row(imgs, captions: list[str], css_class: str = "xp-strip") -> str:
     """Images with a caption under each, as escaped HTML (28x28 PNGs that the page scales up crisply)."""
     figs = "".join(f'<figure><img src="{png_data_uri(to_uint8(im))}" alt="{html.escape(c)}">'
                    f"<figcaption>{html.escape(c)}</figcaption></figure>" for im, c in zip(imgs, captions))

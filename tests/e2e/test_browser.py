@@ -242,7 +242,7 @@ def test_interpolation_between_two_clicks_on_the_map(app, page):
 def test_traversal_grid_orders_rows_and_marks_unused_dimensions(app, page):
     server, names = app
     open_tab(page, "Traversal grid")
-    page.wait_for_selector("#traverse-grid table.zt-grid", timeout=15_000)
+    page.wait_for_selector("#traverse-grid table.xp-grid", timeout=15_000)
     d = page.locator("#latent-sliders input[type=range]:visible").count()
     assert page.locator("#traverse-grid tbody tr").count() == d
     z = slider_values(page, d)
@@ -397,12 +397,12 @@ def test_training_dynamics_plots(app, page):
     _, names = app
     on_model(page, names["vae"])
     open_tab(page, "Training dynamics")
-    page.wait_for_selector("#history-plot.xb-plot-ready, #history-plot .xb-plot-ready", timeout=20_000)
-    page.wait_for_selector("#kl-plot.xb-plot-ready, #kl-plot .xb-plot-ready", timeout=20_000)
-    assert page.eval_on_selector("#history-plot .xb-plot", "el => el.dataset.traces") == "4"  # recon, KL x train, test
+    page.wait_for_selector("#history-plot.xp-plot-ready, #history-plot .xp-plot-ready", timeout=20_000)
+    page.wait_for_selector("#kl-plot.xp-plot-ready, #kl-plot .xp-plot-ready", timeout=20_000)
+    assert page.eval_on_selector("#history-plot .xp-plot", "el => el.dataset.traces") == "4"  # recon, KL x train, test
     d = page.locator("#latent-sliders input[type=range]:visible").count()
-    assert page.eval_on_selector("#kl-plot .xb-plot", "el => el.dataset.points") == str(d)  # one bar per dimension
-    assert page.eval_on_selector("#history-plot .xb-plot", "el => el.getBoundingClientRect().width") > 200
+    assert page.eval_on_selector("#kl-plot .xp-plot", "el => el.dataset.points") == str(d)  # one bar per dimension
+    assert page.eval_on_selector("#history-plot .xp-plot", "el => el.getBoundingClientRect().width") > 200
     assert "tug-of-war" in page.inner_text("#dynamics-note") or "epochs" in page.inner_text("#dynamics-note")
 
 
