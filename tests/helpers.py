@@ -54,3 +54,26 @@ def event(demo, name):
     fns = [fn.fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", "") == name]
     assert fns, f"no event handler named {name}"
     return fns[0]
+
+
+def assets_with_history(root, latent_dim: int = 4, n_points: int = 120):
+    """explorer.testing.make_assets, plus a 5-epoch history.json in each folder (an AE's with no KL) and a known
+    kl_per_dim in fake-vae's metrics.json ([1.5, 0.001, 2.0, 0.0]: two dimensions in use)."""
+    import json
+
+    from explorer.testing import make_assets
+
+    root = make_assets(root, latent_dim=latent_dim, n_points=n_points)
+    history = {"epochs": [{"epoch": e, "train_loss": 200 - 10 * e, "train_recon": 190 - 12 * e,
+                           "train_kl": 10 + 2 * e, "test_recon": 195 - 11 * e, "test_kl": 9 + 2 * e, "beta": 1.0}
+                          for e in range(1, 6)]}
+    for kind in ("ae", "vae", "cvae"):
+        h = json.loads(json.dumps(history))
+        if kind == "ae":
+            for r in h["epochs"]:
+                r["train_kl"] = r["test_kl"] = 0.0
+        (root / f"fake-{kind}" / "history.json").write_text(json.dumps(h))
+    m = json.loads((root / "fake-vae" / "metrics.json").read_text())
+    m["kl_per_dim"] = [1.5, 0.001, 2.0, 0.0]
+    (root / "fake-vae" / "metrics.json").write_text(json.dumps(m))
+    return root

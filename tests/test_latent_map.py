@@ -5,15 +5,18 @@ Every model folder here is tiny and synthetic (explorer.testing), made in tmp_pa
 """
 from __future__ import annotations
 
+import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from explorer.latent_map import (MapLoadError, build_figure, check_index, latent_ranges, load_latent_map,
-                                 lookup_point, marker_position, nearest_index, project_pca)
+                                 lookup_point, marker_position, nearest_index, project_pca, projection_choices)
 from explorer.registry import ModelRegistry
 from explorer.testing import make_assets, make_model_folder
+from explorer.tools.export import export_map_csv
 from explorer.validation import InputError
 
 D = 4
@@ -101,3 +104,61 @@ def test_latent_ranges_cover_every_stored_code(registry):
     shared = latent_ranges(lmap)
     assert (per_dim >= np.abs(lmap.mu).max(axis=0)).all() and (per_dim >= 3).all()
     assert len(set(shared.tolist())) == 1 and shared[0] == per_dim.max()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# UMAP as a third projection
+
+def with_umap(folder: Path) -> Path:
+    with np.load(folder / "latent_map.npz") as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["umap"] = (arrays["tsne"] * 0.5 + 1).astype(np.float32)
+    np.savez_compressed(folder / "latent_map.npz", **arrays)
+    return folder
+
+
+def test_umap_is_offered_only_where_the_map_has_it(tmp_path):
+    with_umap(make_model_folder(tmp_path / "with", kind="vae", latent_dim=D, n_points=50))
+    make_model_folder(tmp_path / "without", kind="vae", latent_dim=D, n_points=50)
+    reg = ModelRegistry.discover(tmp_path)
+    assert projection_choices(reg.get("with").latent_map) == [("PCA", "pca"), ("t-SNE", "tsne"), ("UMAP", "umap")]
+    assert projection_choices(reg.get("without").latent_map) == [("PCA", "pca"), ("t-SNE", "tsne")]
+    lmap = reg.get("with").latent_map
+    fig = build_figure(lmap, "umap")
+    assert fig["projection"] == "umap" and fig["layout"]["xaxis"]["title"]["text"] == "UMAP 1"
+    m = marker_position(lmap, lmap.mu[9], "umap")
+    assert m["index"] == 9 and m["x"] == pytest.approx(float(lmap.coords["umap"][9, 0]))
+    rows = list(csv.reader(open(export_map_csv(reg, "with"))))
+    assert rows[0][-2:] == ["umap_x", "umap_y"]
+    with pytest.raises(InputError, match="no UMAP coordinates"):
+        build_figure(reg.get("without").latent_map, "umap")
+
+
+def test_a_umap_array_of_the_wrong_shape_is_refused(tmp_path):
+    folder = make_model_folder(tmp_path / "m", kind="vae", latent_dim=D, n_points=50)
+    with np.load(folder / "latent_map.npz") as f:
+        arrays = {k: f[k] for k in f.files}
+    np.savez_compressed(folder / "latent_map.npz", **arrays, umap=np.zeros((49, 2), np.float32))
+    with pytest.raises(MapLoadError, match="umap"):
+        load_latent_map(folder / "latent_map.npz", D)
+
+
+@pytest.mark.slow
+def test_add_umap_keeps_every_other_array(tmp_path):
+    """`python -m training add-umap`: UMAP from the stored means, no retraining, the rest unchanged."""
+    pytest.importorskip("umap", reason="umap-learn is optional")
+    from training.__main__ import main
+    folder = make_model_folder(tmp_path / "m", kind="vae", latent_dim=D, n_points=80)
+    with np.load(folder / "latent_map.npz") as f:
+        before = {k: f[k] for k in f.files}
+    assert main(["add-umap", str(folder)]) == 0
+    with np.load(folder / "latent_map.npz") as f:
+        after = {k: f[k] for k in f.files}
+    assert set(after) == set(before) | {"umap"} and after["umap"].shape == (80, 2)
+    assert np.isfinite(after["umap"]).all()
+    for k, v in before.items():
+        assert after[k].dtype == v.dtype and after[k].tobytes() == v.tobytes(), k
+    mtime = (folder / "latent_map.npz").stat().st_mtime_ns
+    assert main(["add-umap", str(folder)]) == 0  # already there: nothing rewritten
+    assert (folder / "latent_map.npz").stat().st_mtime_ns == mtime
+    assert main(["add-umap", str(tmp_path / "nowhere")]) == 2
