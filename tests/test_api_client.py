@@ -12,8 +12,9 @@ from PIL import Image
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client  # noqa: E402
 
-from explorer import ModelRegistry, actions  # noqa: E402
+from explorer import ModelRegistry  # noqa: E402
 from explorer.testing import make_assets, make_model_folder, serve  # noqa: E402
+from explorer.tools import explore  # noqa: E402
 
 D = 3
 
@@ -47,7 +48,7 @@ def test_decode(served):
     path = client.predict(model="fake-cvae", z=z, label=4, api_name="/decode")
     img = np.asarray(Image.open(path).convert("L"))
     assert img.shape == (280, 280)
-    assert np.array_equal(img, actions.decode_image(registry, "fake-cvae", z, 4))
+    assert np.array_equal(img, explore.decode_image(registry, "fake-cvae", z, 4))
     other = np.asarray(Image.open(client.predict(model="fake-cvae", z=z, label=5, api_name="/decode")).convert("L"))
     assert not np.array_equal(img, other)
     path = client.predict(model="fake-vae", z=z, label=-1, api_name="/decode")
@@ -112,7 +113,7 @@ def test_endpoints_are_documented(served):
     assert [p["parameter_name"] for p in named["/reconstruct"]["parameters"]] == ["model", "index"]
     defaults = {p["parameter_name"]: p["parameter_default"] for p in named["/decode"]["parameters"]}
     assert defaults == {"model": registry.default, "z": [0.0] * D, "label": -1}  # real values in the docs
-    from explorer import ui_extras, ui_ztools
+    from explorer.ui.api import endpoints
 
-    tools = set(ui_ztools.API_NAMES) | set(getattr(ui_extras, "API_NAMES", ()))  # the tool tabs' endpoints
+    tools = set(endpoints(registry))  # explorer.ui.api's table of every named endpoint
     assert set(named) == {"/decode", "/reconstruct", "/list_models"} | {f"/{n}" for n in tools}  # UI events private

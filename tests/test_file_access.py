@@ -43,7 +43,7 @@ def get(base: str, raw_path: str) -> tuple[int, bytes]:
 
 
 def secret_files(assets: Path) -> list[Path]:
-    return [REPO / "app.py", REPO / "training" / "checkpoint.py", REPO / "explorer" / "ui.py",
+    return [REPO / "app.py", REPO / "training" / "checkpoint.py", REPO / "explorer" / "ui" / "__init__.py",
             REPO / "explorer" / "static" / "latent_map.js", REPO / ".git" / "config", REPO / "pyproject.toml",
             assets / "fake-vae" / "model.safetensors", assets / "fake-vae" / "config.json",
             PLOTLY_JS.parent.parent / "__init__.py"]

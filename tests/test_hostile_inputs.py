@@ -11,10 +11,11 @@ from collections import Counter
 import gradio as gr
 import pytest
 
-from explorer import ModelRegistry, actions, extras, ztools
-from explorer.checks import InputError, shown, to_float, validate_label, validate_seed, validate_z
+from explorer import ModelRegistry
 from explorer.latent_map import check_index, check_projection
 from explorer.testing import make_assets, serve
+from explorer.tools import arithmetic, explore, export, interpolation, neighbours
+from explorer.validation import InputError, shown, to_float, validate_label, validate_seed, validate_z
 from explorer.ui import build_demo, launch_kwargs
 
 D = 3
@@ -36,7 +37,7 @@ def handler(demo, api_name):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# checks
+# validation
 
 def test_shown_cuts_long_values():
     assert shown("abc") == "'abc'"
@@ -83,12 +84,12 @@ def test_to_float_takes_integers_beyond_float_range():
     (lambda r: validate_label(-BIG, 0), "whole number"),
     (lambda r: validate_seed(BIG), "seed"),
     (lambda r: check_index(r.get("fake-vae").latent_map, -BIG), "out of range"),
-    (lambda r: ztools.check_steps(BIG), "steps"),
-    (lambda r: ztools.nearest_neighbours(r.get("fake-vae"), [0.0] * D, BIG), "k must be"),
-    (lambda r: ztools.move_towards(r.get("fake-vae"), [0.0] * D, 1, 2, BIG), "strength"),
-    (lambda r: ztools.move_towards(r.get("fake-vae"), [0.0] * D, BIG, 2, 1.0), "class id"),
-    (lambda r: extras.validate_per_class(BIG), "per_class"),
-    (lambda r: extras.validate_per_class(1e308), "per_class"),
+    (lambda r: interpolation.check_steps(BIG), "steps"),
+    (lambda r: neighbours.nearest_neighbours(r.get("fake-vae"), [0.0] * D, BIG), "k must be"),
+    (lambda r: arithmetic.move_towards(r.get("fake-vae"), [0.0] * D, 1, 2, BIG), "strength"),
+    (lambda r: arithmetic.move_towards(r.get("fake-vae"), [0.0] * D, BIG, 2, 1.0), "class id"),
+    (lambda r: export.validate_per_class(BIG), "per_class"),
+    (lambda r: export.validate_per_class(1e308), "per_class"),
 ])
 def test_integers_beyond_float_range_get_a_message(registry, call, words):
     """Found by benchmarks/fuzz.py: 10**400 raised OverflowError in every check ("Something went wrong")."""
@@ -102,7 +103,7 @@ def test_a_huge_class_id_is_not_echoed_whole():
         validate_label(-1e308, 10)
     assert "-1e+308" in str(e.value) and len(str(e.value)) < 200
     with pytest.raises(InputError) as e:
-        extras.validate_per_class(1e300)
+        export.validate_per_class(1e300)
     assert len(str(e.value)) < 400
 
 
@@ -152,20 +153,20 @@ def test_file_inputs_keep_their_api_schema(demo):
 
 @pytest.mark.parametrize("data, index", [({"index": 4, "value": "x"}, 4), ({"index": [7]}, 7), ({"index": "5"}, "5")])
 def test_event_index(data, index):
-    assert actions.event_index(data) == index
+    assert explore.event_index(data) == index
 
 
 @pytest.mark.parametrize("data", [None, "junk", {}, {"index": None}, {"index": []}, {"value": 3}])
 def test_event_index_without_an_index(data):
     with pytest.raises(InputError, match="index of a test image"):
-        actions.event_index(data)
+        explore.event_index(data)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # handlers, called as gradio calls them with preprocess=False (raw JSON values)
 
 def test_every_event_takes_raw_values(demo):
-    """gradio's own preprocessing fails with an empty message on e.g. a string for a Number; explorer.checks
+    """gradio's own preprocessing fails with an empty message on e.g. a string for a Number; explorer.validation
     checks the raw values instead."""
     assert all(fn.preprocess is False for fn in demo.fns.values() if fn.inputs)
 
@@ -240,7 +241,7 @@ def test_file_inputs_and_the_sketchpad_answer_junk_on_the_live_app(registry):
     import uuid
 
     from benchmarks import fuzz
-    from benchmarks.apphost import EventCaller, component_id
+    from explorer.testing.apphost import EventCaller, component_id
     with serve(registry) as demo:
         c = EventCaller(demo.local_url)
         r = fuzz._call_named_raw(c, "encode_image", ["fake-vae", "abc"])
@@ -278,9 +279,9 @@ def test_memory_and_disk_held_for_strangers_are_bounded(demo):
 
 def test_one_page_session_does_not_grow_with_its_events(registry):
     """gradio stored a new copy of every updated component per 'update, then use as input' cycle in a session
-    (explorer/gradio_fixes.py); a person alternating a model switch or Random with slider moves grew the server
+    (explorer/ui/gradio_patches.py); a person alternating a model switch or Random with slider moves grew the server
     without bound. After 40 such cycles the session must hold no more components than the page has."""
-    from benchmarks.apphost import EventCaller
+    from explorer.testing.apphost import EventCaller
     with serve(registry) as demo:
         c = EventCaller(demo.local_url)
         for i in range(20):
@@ -295,10 +296,10 @@ def test_one_page_session_does_not_grow_with_its_events(registry):
 
 
 def test_the_gradio_fix_stops_the_growth_it_was_written_for():
-    """The bare gradio pattern behind explorer/gradio_fixes.py: an event that updates a slider's range, then an
+    """The bare gradio pattern behind explorer/ui/gradio_patches.py: an event that updates a slider's range, then an
     event that reads the slider, in one session, without the queue (as the explorer's Random button and sliders)."""
-    from benchmarks.apphost import EventCaller
-    from explorer.gradio_fixes import keep_session_component_ids
+    from explorer.testing.apphost import EventCaller
+    from explorer.ui.gradio_patches import keep_session_component_ids
 
     def grown(patched: bool) -> int:
         from gradio.state_holder import SessionState
@@ -325,5 +326,5 @@ def test_the_gradio_fix_stops_the_growth_it_was_written_for():
         finally:
             SessionState.__setitem__ = saved
 
-    assert grown(patched=False) >= 10  # if gradio fixes its bug this fails: then gradio_fixes can go
+    assert grown(patched=False) >= 10  # if gradio fixes its bug this fails: then gradio_patches can go
     assert grown(patched=True) == 0

@@ -9,7 +9,7 @@ import gradio as gr
 import pytest
 
 from explorer import ModelRegistry
-from explorer.checks import InputError
+from explorer.validation import InputError
 from explorer.testing import make_assets
 from explorer.ui import MAX_SLIDERS, PLOTLY_JS, build_demo, friendly
 
@@ -31,10 +31,10 @@ def test_stable_element_ids(demo):
 
 
 def test_only_the_named_endpoints_are_public(demo):
-    from explorer import ui_extras, ui_ztools
+    from explorer.ui.api import endpoints
 
     public = {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"}
-    tools = set(ui_ztools.API_NAMES) | set(getattr(ui_extras, "API_NAMES", ()))  # each tool tab lists its own
+    tools = set(endpoints(demo.registry))  # explorer.ui.api's table of every named endpoint
     assert public == {"decode", "reconstruct", "list_models"} | tools
 
 
