@@ -109,7 +109,7 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def image_files(tmp: Path) -> dict[str, Path]:
-    """The image cases of the issue (and a few more), written once."""
+    """The image files every image input is tried with, written once."""
     out = {}
 
     def save(name, img, **kw):

@@ -5,7 +5,7 @@
 
 Times the whole action as the app runs it (one torch thread, as explorer.registry sets): prior samples decoded in
 batches of 1,000, the .npz written (compressed) and the PNG sheet made. Prints images per second, median of
-`repeats`, and the part spent decoding. Target (issue 4): 1,000 images per second or more. A script that prints
+`repeats`, and the part spent decoding. Target: 1,000 images per second or more. A script that prints
 figures, not a pass/fail test; timings are distorted while other jobs use the CPU, so say so when reporting them.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
     python benchmarks/latency.py [--moves 60] [--clicks 25] [--model mnist-vae]
 
-Prints three figures (targets from the issue):
+Prints three figures, each beside its target:
   start-up         `python app.py` until GET / answers               target <= 5 s
   slider -> image  input event on a slider until the new decoded image is painted     target median <= 60 ms
   click -> recon   mouse click on a map point until its reconstruction is painted    target median <= 300 ms

@@ -1,4 +1,4 @@
-"""Quality of the shipped models against the issue's targets, on the official test split (nats per image).
+"""Quality of the shipped models against their targets, on the official test split (nats per image).
 
     python benchmarks/quality.py                       # both datasets, shipped assets in assets/
     python benchmarks/quality.py --datasets mnist      # one dataset
@@ -18,7 +18,7 @@ Diagnostics printed beside the targets (informative, no verdict):
   the classifier's accuracy on real test images blurred by a Gaussian of sigma 0.5 and 1 pixel (how sharp a
   sample must be to be recognised), and the CVAE's reconstructions of the test images, each decoded with its own
   label, labelled by the classifier (what its decoder reaches on codes the encoder made)
-Targets (from the issue):
+Targets:
   conv VAE    IWAE(k=64) <= 95 (MNIST) / 234 (Fashion), i.e. 10 / 6 nats better than the tutorial baseline;
               5-NN accuracy on the posterior means >= 0.95 / 0.83
   conv CVAE   classifier labels prior samples decoded with class c as c >= 97% / 90% of the time;
@@ -56,7 +56,7 @@ DATASETS = ("mnist", "fashion-mnist")
 KINDS = ("ae", "vae", "cvae")
 K = 64  # importance samples of the IWAE bound
 
-# The issue's figures. "tutorial" = what the tutorial VAE roughly scores (trained on all 60,000 images).
+# The targets. "tutorial" = what the tutorial VAE roughly scores (trained on all 60,000 images).
 TARGETS = {
     "mnist":         {"iwae_max": 95.0, "iwae_gain_min": 10.0, "knn5_min": 0.95, "sample_acc_min": 0.97,
                       "fd_ratio_max": 0.5, "classifier_expected": 0.99,

@@ -1,4 +1,4 @@
-"""Latency of every tool action of issue 4 (interpolation, traversal, neighbours, arithmetic, drawing, ...).
+"""Latency of every tool action (interpolation, traversal, neighbours, arithmetic, drawing, ...).
 
     python benchmarks/tools_latency.py                        # shipped assets (fake models if assets/ is empty)
     python benchmarks/tools_latency.py --repeats 30 --model mnist-vae --cvae mnist-cvae
@@ -8,7 +8,7 @@ Each action is timed twice:
   direct   the plain function (explorer.tools) called in this process, after one warm-up call
   api      the same action through the live app: `python app.py` started by explorer.testing.apphost.AppServer, called
            with gradio_client on its named endpoint (HTTP + queue + PNG files included)
-and the table gives median and p95 in ms per action. Target (issue 4): every action answers within 500 ms on the
+and the table gives median and p95 in ms per action. Target: every action answers within 500 ms on the
 2-core machine; a traversal grid of up to 32x9 images counts as one action. A script that prints figures, not a
 pass/fail test. Timings are distorted while other jobs use the CPU: say so when you report them.
 

@@ -12,7 +12,7 @@ def keep_freed_memory(limit: int = 1 << 30) -> bool:
     fresh zeroed pages for every large tensor and unmapping them again.
 
     PyTorch's CPU tensors are plain malloc blocks; a batch of 8,000 decoded images is 200 MB, above glibc's 32 MB
-    mmap ceiling, so every such tensor costs page faults in the kernel. On the 2-core build machine that was 40 %
+    mmap ceiling, so every such tensor costs page faults in the kernel. On a 2-core CPU that was 40 %
     of the IWAE evaluation's time and 10 % of training's (benchmarks: evaluation 11.4 s -> 6.8 s for 1,000 test
     images at k=64; training 2,040 -> 2,280 images/s in one process alone, though two build processes side by side
     trained no faster). The process keeps its peak heap instead (a few hundred MB).

@@ -20,7 +20,7 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
     source = d.get("source", "?")
     if dataset == "mnist" and d.get("train_images", 0) < 60000 and source != "image-folder":
         data_line = (f"MNIST, trained on the first {d.get('train_images')} images of the official 60,000-image "
-                     "training set (the prefix available offline on the build machine); evaluated on the official "
+                     "training set (the prefix the offline build reads); evaluated on the official "
                      f"{d.get('test_images')}-image test set. Online, the same command trains on all 60,000.")
     else:
         data_line = (f"{dataset}: {d.get('train_images')} training images, {d.get('test_images')} test images "

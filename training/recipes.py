@@ -34,13 +34,13 @@ RECIPES: dict[str, tuple[dict, dict]] = {
 # decoder averages a sandal's straps or a shirt's placket into a grey shoe or a pullover), so its CVAE also trains an
 # auxiliary classifier on the real images and adds its cross-entropy on decoded prior samples to the loss
 # (--classifier-weight 20; CVAE-GAN's classifier loss). A step costs about twice as much, so it trains 10 epochs
-# instead of 20 in about the same time. Measured by benchmarks/quality.py's classifier; what else was tried is in the
-# README.
+# instead of 20 in about the same time. Measured by benchmarks/quality.py's classifier; what else was tried is in
+# docs/results.md.
 # Why the VAEs differ: MNIST trains on 15,604 images and overfits (train -ELBO 93.5 vs test 99.6 at epoch 40), so
 # stronger weight decay (0.1) and an average of the weights (EMA) bring its IWAE bound from 95.34 to 94.47;
 # Fashion-MNIST's 60,000 images do not overfit (weight decay 0.1 was worse), and there the EMA (-0.09 nats), a
 # per-pixel decoder bias (-0.27) and epochs (30: 233.92, 40: 233.62) close the gap.
-# All train under bfloat16 autocast where the hardware has bf16 arithmetic (1.4x faster on the 2-core build machine;
+# All train under bfloat16 autocast where the hardware has bf16 arithmetic (1.4x faster on a 2-core AVX512-BF16 CPU;
 # figures within run-to-run noise: MNIST VAE IWAE 94.47 vs 94.46 in fp32, Fashion-MNIST CVAE at 16 epochs 0.835 vs
 # 0.841 of samples recognised); elsewhere the build falls back to fp32. The MNIST CVAE
 # (90 s of training) stays in fp32: trained in bf16 its samples of the digit 1 were recognised 0.879 of the time
