@@ -34,12 +34,6 @@ def test_png_data_uri_round_trips():
     assert np.array_equal(decode_uri(image.png_data_uri(a)), a)
 
 
-def test_image_row_lays_images_side_by_side():
-    row = image.image_row(np.zeros((3, 28, 28)), scale=2, gap=4)
-    assert row.shape == (56, 3 * 56 + 2 * 4)
-    assert (row[:, 56:60] == 255).all()
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # A person's picture, prepared the way MNIST was made (prepare_image)
 

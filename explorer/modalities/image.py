@@ -9,7 +9,6 @@ import base64
 import html
 import io
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -47,19 +46,6 @@ def to_display_image(image, scale: int = DISPLAY_SCALE) -> np.ndarray:
     return np.repeat(np.repeat(a, scale, axis=0), scale, axis=1)
 
 
-def image_row(images: Sequence[np.ndarray] | np.ndarray, scale: int = 3, gap: int = 2) -> np.ndarray:
-    """Lay out N small images side by side with a white gap: (N, H, W) -> (H*s, N*W*s + (N-1)*gap) uint8."""
-    tiles = [to_display_image(im, scale) for im in images]
-    h = tiles[0].shape[0]
-    spacer = np.full((h, gap), 255, dtype=np.uint8)
-    parts = []
-    for i, t in enumerate(tiles):
-        if i:
-            parts.append(spacer)
-        parts.append(t)
-    return np.concatenate(parts, axis=1)
-
-
 def png_bytes(image_u8: np.ndarray) -> bytes:
     """Encode a uint8 grayscale image as PNG (fast settings: these images are tiny and flat)."""
     buf = io.BytesIO()
@@ -70,11 +56,6 @@ def png_bytes(image_u8: np.ndarray) -> bytes:
 def png_data_uri(image_u8: np.ndarray) -> str:
     """A `data:image/png;base64,...` URI, so the browser shows the image without a second request."""
     return "data:image/png;base64," + base64.b64encode(png_bytes(image_u8)).decode("ascii")
-
-
-def to_pil(image, scale: int = DISPLAY_SCALE) -> Image.Image:
-    """(28, 28) float/uint8 -> upscaled PIL image, for the API endpoints."""
-    return Image.fromarray(to_display_image(image, scale))
 
 
 def blank(shape=(28, 28), level: int = 240) -> str:

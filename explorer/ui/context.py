@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -62,10 +62,11 @@ class PageContext:
     class_row: gr.HTML
     status: gr.Markdown
     map_note: gr.Markdown
-    z_outputs: list = field(default_factory=list)  # what z_updates returns values for: decoded, class row, map
 
-    def __post_init__(self):
-        self.z_outputs = [self.decoded, self.class_row, self.latent_map]
+    @property
+    def z_outputs(self) -> list:
+        """What z_updates returns values for: the decoded output, the class row, the map (its marker)."""
+        return [self.decoded, self.class_row, self.latent_map]
 
     @staticmethod
     def z_updates(loaded: LoadedModel, view: dict) -> list:
