@@ -86,3 +86,31 @@ def test_model_dir_flag_and_environment_variable_add_folders(tmp_path, monkeypat
     demo = app.create_demo(["--assets", str(assets), "--model-dir", str(mine)])
     assert demo.registry.names() == ["fake-ae", "fake-cvae", "fake-vae", "theirs", "mine"]
     assert demo.registry.default == "theirs"
+
+
+def documented_ids() -> list[str]:
+    """Every element id that the "Element ids:" lists of explorer.ui's module docstrings name, with
+    compare-grid-{ae,vae,cvae} and z-0 .. z-31 spelled out."""
+    import re
+
+    from explorer import ui
+    from explorer.ui import main_view
+    from explorer.ui.tabs import TABS
+
+    ids = []
+    for mod in (ui, main_view, *TABS):
+        text = " ".join(mod.__doc__.split())
+        listed = re.search(r"Element ids: (.*?)(?<!\.)\.(?!\.)(\s|$)", text).group(1)  # up to the first full stop
+        listed = re.sub(r"(\S+?)\{([^}]*)\}", lambda m: ", ".join(m.group(1) + k for k in m.group(2).split(",")),
+                        listed)  # compare-grid-{ae,vae,cvae}
+        listed = re.sub(r"z-(\d+) \.\. z-(\d+)",
+                        lambda m: ", ".join(f"z-{i}" for i in range(int(m.group(1)), int(m.group(2)) + 1)), listed)
+        ids += [i.strip() for i in listed.split(",") if i.strip()]
+    return ids
+
+
+def test_every_element_id_is_documented_and_every_documented_one_exists(demo):
+    page = [b.elem_id for b in demo.blocks.values() if getattr(b, "elem_id", None)]
+    documented = documented_ids()
+    assert sorted(set(documented)) == sorted(set(page)), (set(documented) ^ set(page))
+    assert all(page.count(i) == 1 for i in documented)

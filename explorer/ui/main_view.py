@@ -1,8 +1,8 @@
 """The main view: model picker, decoded output, sliders, latent map and the class picker.
 
-Element ids: model-picker, model-info, decoded-image, random-button, reset-button, seed, status, class-picker,
-class-row, sliders-help, latent-sliders, z-0 .. z-31, projection-picker, latent-map, map-note, selected-original,
-selected-reconstruction. Layout first (`layout`), then the events (`wire`); every handler calls
+Element ids: model-picker, model-info, decoded-image, random-button, reset-button, download-decoded, seed, status,
+class-picker, class-row, sliders-help, latent-sliders, z-0 .. z-31, projection-picker, latent-map, map-note,
+selected-original, selected-reconstruction. Layout first (`layout`), then the events (`wire`); every handler calls
 explorer.tools.explore.
 """
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Your drawing tab: draw or upload a picture, prepared like MNIST and encoded into the sliders; a conditional model
 also ranks every class by how well it explains the picture.
 
-Element ids: tab-draw, draw-off (the reason the tab is off), draw-controls, sketchpad, encode-drawing-button, image-upload, drawing-prepared,
-drawing-reconstruction, class-ranking, drawing-note.
+Element ids: tab-draw, draw-off, draw-controls, sketchpad, encode-drawing-button, image-upload, drawing-prepared,
+drawing-reconstruction, class-ranking, drawing-note. For a model without an encoder, draw-off says why the tab is off
+and draw-controls is hidden.
 """
 from __future__ import annotations
 
