@@ -49,7 +49,9 @@ class AutoencoderBackend:
         """None for an unconditional model; else (n,) class ids from one id or a sequence of n."""
         if not self.num_classes:
             return None
-        return torch.as_tensor(np.broadcast_to(np.asarray(labels, dtype=np.int64), (n,)).copy())
+        if np.ndim(labels) == 0:  # one class for the whole batch (the slider's decode)
+            return torch.full((n,), int(labels), dtype=torch.long)
+        return torch.from_numpy(np.broadcast_to(np.asarray(labels, dtype=np.int64), (n,)).copy())
 
     def decode(self, zs, labels=None) -> np.ndarray:
         """(N, D) codes -> (N, 28, 28) float32 pixel probabilities, in one forward pass."""
