@@ -2,10 +2,12 @@
 
     python benchmarks/latency.py [--moves 60] [--clicks 25] [--model mnist-vae]
 
-Prints three figures, each beside its target:
+Prints three figures, each beside its target, and a reference measured in the same run:
   start-up         `python app.py` until GET / answers               target <= 5 s
   slider -> image  input event on a slider until the new decoded image is painted     target median <= 60 ms
   click -> recon   mouse click on a map point until its reconstruction is painted    target median <= 300 ms
+  bare Gradio app  the same slider measure on benchmarks/bare_app.py (one slider, one ready image, no model): the
+                   floor that Gradio, the browser and this machine set
 Times are taken inside the page with performance.now(): from the event to the next animation frame after the new
 image has loaded. A script that prints figures, not a pass/fail test.
 """
@@ -87,15 +89,7 @@ def main() -> None:
             d = page.locator("#latent-sliders input[type=range]:visible").count()
             print(f"model            {model} ({d} sliders)")
 
-            slide = []
-            for k in range(args.moves + 5):
-                page.evaluate(ARM, "decoded-image")
-                page.evaluate(SLIDE, [k % d, round(rnd.uniform(-2.5, 2.5), 2)])
-                ms = page.evaluate("window.__xpDone")
-                if ms is not None and k >= 5:  # the first moves warm up caches on both sides
-                    slide.append(ms)
-                page.wait_for_timeout(120)  # a pause, so each move is measured on its own
-            print(summary("slider -> image", slide, "median <= 60 ms"))
+            print(summary("slider -> image", slider_moves(page, d, args.moves, rnd), "median <= 60 ms"))
 
             clicks = []
             for k in range(args.clicks + 2):
@@ -117,9 +111,32 @@ def main() -> None:
                 print(summary("click -> recon", clicks, "median <= 300 ms"))
             else:
                 print("click -> recon   too few clicks landed on a point to report")
+            # The reference, in the same run on the same machine: a bare Gradio app whose slider answers with a
+            # ready PNG (benchmarks/bare_app.py). The explorer's own cost is the difference.
+            server.stop()
+            bare = AppServer(script="benchmarks/bare_app.py")
+            page.goto(bare.url)
+            page.wait_for_selector("#decoded-image img", timeout=30_000)
+            ref = summary("bare Gradio app", slider_moves(page, 1, args.moves, rnd), "")
+            print(ref.replace("(target )", f"(reference: no model; start-up {bare.ready_s:.2f} s)"))
+            bare.stop()
             browser.close()
     finally:
         server.stop()
+
+
+def slider_moves(page, d: int, moves: int, rnd: random.Random) -> list[float]:
+    """ms from a slider's input event to the painted frame with the new #decoded-image, for `moves` moves of the
+    first d sliders (after 5 warm-up moves)."""
+    slide = []
+    for k in range(moves + 5):
+        page.evaluate(ARM, "decoded-image")
+        page.evaluate(SLIDE, [k % d, round(rnd.uniform(-2.5, 2.5), 2)])
+        ms = page.evaluate("window.__xpDone")
+        if ms is not None and k >= 5:  # the first moves warm up caches on both sides
+            slide.append(ms)
+        page.wait_for_timeout(120)  # a pause, so each move is measured on its own
+    return slide
 
 
 if __name__ == "__main__":

@@ -29,9 +29,10 @@ def free_port() -> int:
 
 
 class AppServer:
-    """`python app.py` in a subprocess on a free port; `url` once it answers."""
+    """`python app.py` (or another `script` of the repo) in a subprocess on a free port; `url` once it answers."""
 
-    def __init__(self, env: dict | None = None, args: list[str] | None = None, timeout: float = 60.0):
+    def __init__(self, env: dict | None = None, args: list[str] | None = None, timeout: float = 60.0,
+                 script: str = "app.py"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         full_env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(self.port),
@@ -39,7 +40,8 @@ class AppServer:
         self.t0 = time.perf_counter()
         # The server's output goes to a file: a pipe that nobody reads fills at 64 KB and then blocks the server.
         self.log = tempfile.NamedTemporaryFile("w+", prefix="app-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen([sys.executable, "app.py", *(args or [])], cwd=REPO, env=full_env,
+        self.script = script
+        self.proc = subprocess.Popen([sys.executable, script, *(args or [])], cwd=REPO, env=full_env,
                                      stdout=self.log, stderr=subprocess.STDOUT, text=True)
         self.ready_s = self.wait(timeout)
 
@@ -48,7 +50,7 @@ class AppServer:
         deadline = self.t0 + timeout
         while time.perf_counter() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"app.py exited with {self.proc.returncode}:\n{self.read_log()}")
+                raise RuntimeError(f"{self.script} exited with {self.proc.returncode}:\n{self.read_log()}")
             try:
                 with urllib.request.urlopen(self.url, timeout=1) as r:
                     if r.status == 200:
@@ -56,14 +58,17 @@ class AppServer:
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise TimeoutError(f"app.py did not answer on {self.url} within {timeout} s")
+        raise TimeoutError(f"{self.script} did not answer on {self.url} within {timeout} s")
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
     def stop(self) -> str:
-        """Stop the server (SIGTERM, then SIGKILL after 10 s), delete its log file and return the log."""
+        """Stop the server (SIGTERM, then SIGKILL after 10 s), delete its log file and return the log ("" when it
+        was stopped before)."""
+        if self.log.closed:
+            return ""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
