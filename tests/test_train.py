@@ -203,7 +203,7 @@ def test_beta_schedule_warms_up_or_anneals_down():
 def test_keep_freed_memory_takes_effect_on_linux_and_changes_no_result():
     import subprocess
     import sys
-    code = ("import sys, torch; sys.path.insert(0, '.'); from training.malloc import keep_freed_memory; "
+    code = ("import sys, torch; from training.malloc import keep_freed_memory; "
             "ok = keep_freed_memory() if sys.argv[1] == '1' else None; torch.manual_seed(0); "
             "from training import create_model; m = create_model('vae', latent_dim=4).eval(); "
             "print(ok, m.decode(torch.randn(3000, 4)).sum().item())")   # 3,000 images: above the 32 MB mmap limit
