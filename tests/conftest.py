@@ -52,3 +52,33 @@ def idx_folder(tmp_path) -> Path:
 def _isolated_cache(tmp_path, monkeypatch):
     """Never touch the user's cache; never download."""
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+
+
+# The explorer's tool tests: fake-ae, fake-vae and fake-cvae with a 4-dimensional latent space (a test module may
+# define its own `registry`), the page built on them, and the app serving them to gradio_client.
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    from explorer import ModelRegistry
+    from explorer.testing import make_assets
+    from helpers import FAKE_LATENT_DIM
+
+    return ModelRegistry.discover(make_assets(tmp_path_factory.mktemp("fake") / "assets", latent_dim=FAKE_LATENT_DIM,
+                                              n_points=120))
+
+
+@pytest.fixture(scope="module")
+def demo(registry):
+    from explorer.ui import build_demo
+    return build_demo(registry)
+
+
+@pytest.fixture(scope="module")
+def served(registry):
+    pytest.importorskip("gradio_client")
+    from gradio_client import Client
+
+    from explorer.testing import serve
+    with serve(registry) as app:
+        yield Client(app.local_url, verbose=False)

@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 
 HUGE = "x" * 100_000  # a value anyone can send; messages must not echo it whole
 Z32 = [0.0] * 32      # what the page sends for the sliders: all MAX_SLIDERS of them
+FAKE_LATENT_DIM = 4   # the latent size of conftest's `registry` (fake-ae, fake-vae, fake-cvae)
 
 
 def decode_uri(uri: str) -> np.ndarray:
@@ -77,3 +78,23 @@ def assets_with_history(root, latent_dim: int = 4, n_points: int = 120):
     m["kl_per_dim"] = [1.5, 0.001, 2.0, 0.0]
     (root / "fake-vae" / "metrics.json").write_text(json.dumps(m))
     return root
+
+
+def api_refuses(client, endpoint: str, kwargs: dict, words: str) -> None:
+    """A named endpoint answers bad input with a message holding `words` (no traceback), and the app serves on."""
+    import pytest
+
+    with pytest.raises(Exception) as e:
+        client.predict(**kwargs, api_name=endpoint)
+    assert words in str(e.value) and "Traceback" not in str(e.value)
+    assert client.predict(api_name="/list_models")  # still serving
+
+
+def event_refuses(demo, name: str, args: tuple, words: str) -> None:
+    """A page event called with junk raises a short gr.Error holding `words`, never "something went wrong"."""
+    import gradio as gr
+    import pytest
+
+    with pytest.raises(gr.Error) as e:
+        event(demo, name)(*args)
+    assert words in e.value.message and "went wrong" not in e.value.message and len(e.value.message) < 400
