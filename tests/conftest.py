@@ -54,18 +54,24 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
 
 
-# The explorer's tool tests: fake-ae, fake-vae and fake-cvae with a 4-dimensional latent space (a test module may
-# define its own `registry`), the page built on them, and the app serving them to gradio_client.
+# The explorer's tests: fake-ae, fake-vae and fake-cvae with a 4-dimensional latent space (`assets`; a test module
+# may define its own `assets` or `registry`), their registry, the page built on them, and the app serving them to
+# gradio_client.
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    from explorer import ModelRegistry
+def assets(tmp_path_factory):
     from explorer.testing import make_assets
     from helpers import FAKE_LATENT_DIM
 
-    return ModelRegistry.discover(make_assets(tmp_path_factory.mktemp("fake") / "assets", latent_dim=FAKE_LATENT_DIM,
-                                              n_points=120))
+    return make_assets(tmp_path_factory.mktemp("fake") / "assets", latent_dim=FAKE_LATENT_DIM, n_points=120)
+
+
+@pytest.fixture(scope="module")
+def registry(assets):
+    from explorer import ModelRegistry
+
+    return ModelRegistry.discover(assets)
 
 
 @pytest.fixture(scope="module")

@@ -27,11 +27,6 @@ def assets(tmp_path_factory):
     return assets_with_history(tmp_path_factory.mktemp("compare") / "assets", latent_dim=D, n_points=120)
 
 
-@pytest.fixture(scope="module")
-def registry(assets):
-    return ModelRegistry.discover(assets)
-
-
 def test_models_for_dataset(registry):
     assert compare.comparison_datasets(registry) == ["synthetic"]
     assert compare.models_for_dataset(registry, "synthetic") == {"ae": "fake-ae", "vae": "fake-vae",

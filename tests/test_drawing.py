@@ -17,23 +17,12 @@ from PIL import Image
 
 from explorer.modalities.image import prepare_image
 from explorer.registry import ModelRegistry
-from explorer.testing import make_assets
 from explorer.tools import drawing, explore
 from explorer.validation import InputError
-from helpers import digit, png, png_header_only
+from helpers import FAKE_LATENT_DIM, digit, png, png_header_only
 
-D = 4
+D = FAKE_LATENT_DIM  # conftest's assets
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory):
-    return make_assets(tmp_path_factory.mktemp("drawing") / "assets", latent_dim=D, n_points=120)
-
-
-@pytest.fixture(scope="module")
-def registry(assets):
-    return ModelRegistry.discover(assets)
 
 
 # ---------------------------------------------------------------------------------------------------------------

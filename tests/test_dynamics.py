@@ -24,11 +24,6 @@ def assets(tmp_path_factory):
     return assets_with_history(tmp_path_factory.mktemp("dynamics") / "assets", latent_dim=D, n_points=120)
 
 
-@pytest.fixture(scope="module")
-def registry(assets):
-    return ModelRegistry.discover(assets)
-
-
 def test_training_history_and_figures(registry):
     hist = dynamics.training_history(registry, "fake-vae")
     assert [r["epoch"] for r in hist["epochs"]] == [1, 2, 3, 4, 5]

@@ -12,23 +12,11 @@ import pytest
 import torch
 
 from explorer.modalities.image import to_display_image
-from explorer.registry import ModelRegistry
-from explorer.testing import make_assets
 from explorer.tools import explore
 from explorer.validation import InputError
-from helpers import decode_uri
+from helpers import FAKE_LATENT_DIM, decode_uri
 
-D = 4
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory):
-    return make_assets(tmp_path_factory.mktemp("assets"), latent_dim=D, n_points=120)
-
-
-@pytest.fixture(scope="module")
-def registry(assets):
-    return ModelRegistry.discover(assets)
+D = FAKE_LATENT_DIM  # conftest's assets
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer.registry import ModelRegistry
 from explorer.tools import export
 from explorer.validation import InputError
 from helpers import assets_with_history
@@ -24,11 +23,6 @@ D = 4
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
     return assets_with_history(tmp_path_factory.mktemp("export") / "assets", latent_dim=D, n_points=120)
-
-
-@pytest.fixture(scope="module")
-def registry(assets):
-    return ModelRegistry.discover(assets)
 
 
 def test_export_map_csv(registry):

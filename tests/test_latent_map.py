@@ -15,21 +15,13 @@ import pytest
 from explorer.latent_map import (MapLoadError, build_figure, check_index, latent_ranges, load_latent_map,
                                  lookup_point, marker_position, nearest_index, project_pca, projection_choices)
 from explorer.registry import ModelRegistry
-from explorer.testing import make_assets, make_model_folder
+from explorer.testing import make_model_folder
 from explorer.tools.export import export_map_csv
 from explorer.validation import InputError
 
-D = 4
+from helpers import FAKE_LATENT_DIM
 
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory):
-    return make_assets(tmp_path_factory.mktemp("assets"), latent_dim=D, n_points=120)
-
-
-@pytest.fixture(scope="module")
-def registry(assets):
-    return ModelRegistry.discover(assets)
+D = FAKE_LATENT_DIM  # conftest's assets
 
 
 def test_load_latent_map_and_lookup(registry, assets):

@@ -7,15 +7,11 @@ from __future__ import annotations
 import pytest
 
 from explorer.registry import ModelRegistry
-from explorer.testing import make_assets, make_model_folder
+from explorer.testing import make_model_folder
 from explorer.validation import InputError
+from helpers import FAKE_LATENT_DIM
 
-D = 4
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory):
-    return make_assets(tmp_path_factory.mktemp("assets"), latent_dim=D, n_points=120)
+D = FAKE_LATENT_DIM  # conftest's assets
 
 
 def test_registry_discovers_folders_and_extra_dirs(assets, tmp_path):
