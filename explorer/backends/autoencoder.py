@@ -60,11 +60,15 @@ class AutoencoderBackend:
             x = self.model.decode(torch.from_numpy(zs), self._labels(labels, zs.shape[0]))  # (N, 1, 28, 28)
         return x[:, 0].float().numpy()
 
+    def _posterior(self, images, labels):
+        """(N, 28, 28) float in [0, 1] -> the model's Posterior (mu, logvar) as tensors; call under inference_mode."""
+        x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))[:, None]  # (N, 1, 28, 28)
+        return self.model.encode(x, self._labels(labels, x.shape[0]))
+
     def encode(self, images, labels=None) -> tuple[np.ndarray, np.ndarray | None]:
         """(N, 28, 28) float in [0, 1] -> (mu (N, D), logvar (N, D) or None for an AE)."""
-        x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))[:, None]  # (N, 1, 28, 28)
         with torch.inference_mode():
-            mu, logvar = self.model.encode(x, self._labels(labels, x.shape[0]))
+            mu, logvar = self._posterior(images, labels)
         return mu.float().numpy(), None if logvar is None else logvar.float().numpy()
 
     def encode_mean(self, images, labels=None) -> np.ndarray:
@@ -80,10 +84,8 @@ class AutoencoderBackend:
         """Average KL(q(z | x) || N(0, I)) of each latent dimension over the images: (D,) float64 nats."""
         from training.losses import kl_per_dim
 
-        x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))[:, None]
         with torch.inference_mode():
-            mu, logvar = self.model.encode(x, self._labels(labels, x.shape[0]))
-            return kl_per_dim(mu, logvar).mean(0).double().numpy()
+            return kl_per_dim(*self._posterior(images, labels)).mean(0).double().numpy()
 
     def class_elbo(self, image) -> tuple[np.ndarray, np.ndarray]:
         """One image (28, 28) in [0, 1] encoded and decoded as every class of a conditional model, at the posterior
