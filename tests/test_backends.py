@@ -124,6 +124,11 @@ def test_a_model_with_an_encoder_shows_the_drawing_controls(tmp_path):
     assert by_id["draw-off"].visible is False and by_id["draw-controls"].visible is True
 
 
+def test_the_kind_table_says_what_the_loaded_autoencoders_can_do(registry):
+    for name in registry.names():  # what the page shows before loading is what the loaded model has
+        assert registry.get(name).capabilities == registry.info(name).capabilities, name
+
+
 def test_an_unknown_kind_is_refused_with_the_fix(tmp_path):
     folder = tmp_path / "mystery"
     folder.mkdir()

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import gradio as gr
 
 from ..latent_map import MapLoadError
-from ..modalities.image import blank
+from ..modalities.image import blank, png_bytes
 from ..registry import LoadedModel, ModelRegistry
+from ..tools.export import safe_filename
 from ..validation import InputError
 
 log = logging.getLogger("explorer.ui")
@@ -44,6 +45,19 @@ def friendly(fn):
             raise gr.Error(f"Something went wrong ({type(e).__name__}). The app is still running: try again, "
                            "or pick another model. Details are in the server log.", print_exception=False) from None
     return wrapper
+
+
+def save_png(button, image_u8, name: str) -> str:
+    """Write a PNG (a download button's file) straight into gradio's cache, cleaned hourly by delete_cache, and
+    return its path."""
+    from gradio import processing_utils
+
+    return processing_utils.save_bytes_to_cache(png_bytes(image_u8), name, cache_dir=button.GRADIO_CACHE)
+
+
+def png_name(*parts) -> str:
+    """A download's file name from its parts: "traversal-mnist-vae.png"."""
+    return safe_filename("-".join(str(p) for p in parts), 120) + ".png"
 
 
 @dataclass

@@ -15,9 +15,8 @@ import numpy as np
 from ...latent_map import check_index, lookup_point
 from ...modalities.image import figure_row
 from ...tools import explore, interpolation as tool
-from ...tools.export import safe_filename
 from ...validation import validate_z
-from ..context import BLANK, EMPTY, FAST, IMG_TEMPLATE, PageContext, friendly
+from ..context import BLANK, EMPTY, FAST, IMG_TEMPLATE, PageContext, friendly, png_name, save_png
 from ..style import STRIP_CSS
 
 TITLE = "Interpolation"
@@ -50,18 +49,6 @@ class InterpolationTab:
     point_b: gr.JSON
     next_pick: gr.Textbox  # hidden: which point the next map pick sets
     last_click: gr.Number  # hidden: the last clicked test image
-
-
-def save_png(button, image_u8: np.ndarray, name: str) -> str:
-    """Write a PNG straight into gradio's cache (cleaned hourly by delete_cache) and return its path."""
-    from gradio import processing_utils
-
-    from ...modalities.image import png_bytes
-    return processing_utils.save_bytes_to_cache(png_bytes(image_u8), name, cache_dir=button.GRADIO_CACHE)
-
-
-def png_name(*parts) -> str:
-    return safe_filename("-".join(str(p) for p in parts), 120) + ".png"
 
 
 def layout(ctx: PageContext) -> InterpolationTab:

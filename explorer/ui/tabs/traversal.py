@@ -11,9 +11,8 @@ import gradio as gr
 
 from ...modalities.image import png_data_uri, sheet
 from ...tools import traversal as tool
-from ..context import EMPTY, FAST, PageContext, friendly
+from ..context import EMPTY, FAST, PageContext, friendly, png_name, save_png
 from ..style import STRIP_CSS
-from .interpolation import png_name, save_png
 
 TITLE = "Traversal grid"
 NEEDS = ()
