@@ -1,4 +1,4 @@
-"""Command line: python -m training {train, evaluate, build-assets} ...  (see --help of each)."""
+"""Command line: python -m training {train, evaluate, build-assets, export-decoder, ...} ...  (see --help of each)."""
 from __future__ import annotations
 
 import argparse
@@ -10,10 +10,11 @@ from pathlib import Path
 from .checkpoint import ModelLoadError, OutputError
 from .config import ARCHS, DEVICES, PRECISIONS, ConfigError, ModelConfig, TrainConfig
 from .data import DATASETS, DataError
+from .export import ExportError
 from .models import MODEL_KINDS
 from .train import TrainingDiverged
 
-EXIT_CODES = {DataError: 3, ModelLoadError: 4, OutputError: 5, ConfigError: 2, TrainingDiverged: 6}
+EXIT_CODES = {DataError: 3, ModelLoadError: 4, OutputError: 5, ConfigError: 2, TrainingDiverged: 6, ExportError: 7}
 
 
 def _train(args) -> None:
@@ -83,6 +84,16 @@ def _add_umap(args) -> None:
         done = add_umap(folder, seed=args.seed, force=args.force)
         print(f"{folder}: " + (f"UMAP added in {time.time() - t0:.1f}s" if done else
                                "already has UMAP coordinates (--force recomputes them)"), flush=True)
+
+
+def _export_decoder(args) -> None:
+    from .export import export_folder
+
+    for folder in args.folders:
+        r = export_folder(folder)
+        diff = "not checked (onnxruntime is not installed)" if r["max_abs_diff"] is None else \
+            f"onnxruntime within {r['max_abs_diff']:.1e} of torch"
+        print(f"{r['path']}: {r['bytes'] / 1e6:.1f} MB in {r['seconds']:.1f}s, {diff}", flush=True)
 
 
 def _table(args) -> None:
@@ -164,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("--seed", type=int, default=0)
     u.add_argument("--force", action="store_true", help="recompute when the map already has UMAP coordinates")
     u.set_defaults(func=_add_umap)
+
+    x = sub.add_parser("export-decoder", help="write FOLDER/decoder.onnx, the decoder the page runs in the browser")
+    x.add_argument("folders", nargs="+", help="model folders (config.json + model.safetensors)")
+    x.set_defaults(func=_export_decoder)
 
     tb = sub.add_parser("table", help="print a markdown table of the model folders under a folder")
     tb.add_argument("root", nargs="?", default="assets")

@@ -52,7 +52,7 @@ COMMON_TRAIN = {"batch_size": 64, "lr": 2e-3, "lr_min_ratio": 0.1, "weight_decay
 def finish_folder(model: LatentModel, folder: str | Path, data: Dataset, *, k: int = 64, tsne: bool = True,
                   command: str | None = None, wall_start: float | None = None, half: bool = False,
                   umap: bool = True, log=print) -> dict:
-    """Evaluate on the test split, store the latent map, and write metrics.json and the model card.
+    """Evaluate on the test split, store the latent map, and write metrics.json, the model card and decoder.onnx.
 
     half=True first rounds the weights to float16 and saves them so: the figures describe the file that ships.
     """
@@ -70,7 +70,24 @@ def finish_folder(model: LatentModel, folder: str | Path, data: Dataset, *, k: i
     save_latent_map(folder, build_latent_map(model, data.test, tsne=tsne, umap=umap))
     log(f"{folder.name}: latent map in {time.time() - t1:.0f}s")
     write_model_card(folder, command=command, wall_seconds=None if wall_start is None else time.time() - wall_start)
+    write_decoder(folder, log=log)
     return metrics
+
+
+def write_decoder(folder: str | Path, log=print) -> None:
+    """FOLDER/decoder.onnx from the folder's weights (training/export.py), for the page to decode in the browser.
+    Without the onnx package it is skipped with a note: the explorer then decodes that model on the server."""
+    import importlib.util
+
+    from .export import DECODER_NAME, export_folder
+
+    folder = Path(folder)
+    if importlib.util.find_spec("onnx") is None:
+        log(f"{folder.name}: {DECODER_NAME} not written: the onnx package is not installed "
+            f"(`pip install onnx`, then `python -m training export-decoder {folder}`)")
+        return
+    r = export_folder(folder)
+    log(f"{folder.name}: {DECODER_NAME} ({r['bytes'] / 1e6:.1f} MB) in {r['seconds']:.1f}s")
 
 
 def build_assets(out_root: str | Path, data_dirs: dict[str, str | None], names: list[str] | None = None,
