@@ -84,6 +84,14 @@ class LoadedModel:
     def class_names(self) -> list[str]:
         return self.backend.class_names
 
+    @property
+    def browser_decoder(self) -> dict:
+        """The decoder.onnx the page can run itself, {"path", "latent_dim", "num_classes", "shape", "sha256"}, or
+        {"reason"} when the server must decode (explorer.backends.browser_decoder: checked, exported on first use
+        when missing or stale, then cached per folder and file mtimes). Never raises."""
+        from .backends.browser_decoder import browser_decoder
+        return browser_decoder(self.info.folder, self.latent_dim, self.num_classes, self.backend.output_shape)
+
 
 class ModelRegistry:
     """An ordered set of model folders, keyed by a display name (the folder's name)."""
