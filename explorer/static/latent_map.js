@@ -91,6 +91,7 @@
   function moveMarker() {
     const m = props.marker;
     if (!m || !plot.layout || m.x === undefined) return;
+    if (placeMarker(plot, m.x, m.y)) return;
     // Coalesce and wait for the frame that shows the new image: during a drag only the newest position is drawn,
     // and the decoded image never waits for the map.
     const first = pendingMarker === null;
@@ -103,6 +104,24 @@
       plot.dataset.marker = q.x.toFixed(3) + "," + q.y.toFixed(3);
     }, 0));
   }
+
+  // The marker moved without Plotly.relayout, which redraws the whole WebGL plot (about 50 ms in software GL): the
+  // drawn circle (an SVG path) is shifted by the pixel offset to the new anchor, and the layout is told the anchor
+  // so that the next redraw (zoom, pan, a new figure) puts it there itself. false when there is no drawn marker to
+  // move (hidden, or not drawn yet): the caller relayouts. Shared with static/decoder.js (window.__xpPlaceMarker).
+  function placeMarker(gd, x, y) {
+    const fl = gd._fullLayout, sh = gd.layout && gd.layout.shapes && gd.layout.shapes[0];
+    const fs = fl && fl.shapes && fl.shapes[0];
+    const el = gd.querySelector('.shapelayer path[data-index="0"]');
+    if (!fs || !sh || !el || !fs.visible || !fl.xaxis || !fl.yaxis || !Number.isFinite(x) || !Number.isFinite(y)) return false;
+    const dx = fl.xaxis.l2p(x) - fl.xaxis.l2p(fs.xanchor), dy = fl.yaxis.l2p(y) - fl.yaxis.l2p(fs.yanchor);
+    el.setAttribute("transform", `translate(${dx.toFixed(2)},${dy.toFixed(2)})`);
+    sh.xanchor = x;
+    sh.yanchor = y;
+    gd.dataset.marker = x.toFixed(3) + "," + y.toFixed(3);
+    return true;
+  }
+  window.__xpPlaceMarker = placeMarker;
 
   whenPlotly(() => {
     draw();

@@ -104,6 +104,15 @@ def wait_ready(page, timeout: float = 30_000) -> None:
                            timeout=timeout)
 
 
+def wait_decoder(page, timeout: float = 30_000) -> str:
+    """Wait until the page has settled where it decodes slider moves (static/decoder.js) for the model shown:
+    "browser" (onnxruntime-web in the page) or "server" (the line in #decode-mode says why)."""
+    page.wait_for_function("() => { const s = window.__xpDecoder; const m = document.querySelector('#model-picker input');"
+                           " return s && m && s.model === m.value && (s.mode === 'browser' || s.mode === 'server'); }",
+                           timeout=timeout)
+    return page.evaluate("() => window.__xpDecoder.mode")
+
+
 def img_src(page, elem_id: str) -> str:
     return page.eval_on_selector(f"#{elem_id} img", "el => el.src")
 

@@ -1,9 +1,10 @@
 """The main view: model picker, decoded output, sliders, latent map and the class picker.
 
-Element ids: model-picker, model-info, decoded-image, random-button, reset-button, download-decoded, seed, status,
+Element ids: model-picker, model-info, decoded-image, decode-mode, random-button, reset-button, download-decoded, seed, status,
 class-picker, class-row, sliders-help, latent-sliders, z-0 .. z-31, projection-picker, latent-map, map-note,
 selected-original, selected-reconstruction. Layout first (`layout`), then the events (`wire`); every handler calls
-explorer.tools.explore.
+explorer.tools.explore. Slider moves are decoded in the page where it can (explorer.ui.browser_decode, static/decoder.js),
+and on the server otherwise.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..backends import reason
 from ..latent_map import check_projection, projection_choices
 from ..tools import explore
 from ..validation import validate_seed
+from .browser_decode import page_decoder, runtime
 from .context import BLANK, FAST, IMG_TEMPLATE, MAX_SLIDERS, PageContext, friendly, log
 from .style import PLOTLY_HEAD, static_js
 
@@ -30,11 +32,23 @@ ROW_TEMPLATE = ('<div class="xp-caption">The current z decoded as every class</d
 DOWNLOAD_DECODED_JS = """
 const a = element.querySelector("a");
 a.addEventListener("click", (e) => {
-  // The decoded image is already a PNG data URI in the page: download exactly that, no server round trip.
+  // The decoded image is already a PNG in the page: download exactly that, no server round trip. The page's own
+  // decode (static/decoder.js) is at the model's size: it is scaled up here as the server's image is (nearest
+  // neighbour), to 280 px.
   const im = document.querySelector("#decoded-image img");
-  if (!im || !im.src.startsWith("data:image/png")) { e.preventDefault(); return; }
+  if (!im || !im.src.startsWith("data:image/png") || !im.naturalWidth) { e.preventDefault(); return; }
+  let href = im.src;
+  const k = Math.floor(280 / im.naturalWidth);
+  if (k > 1) {
+    const c = document.createElement("canvas");
+    c.width = im.naturalWidth * k; c.height = im.naturalHeight * k;
+    const g = c.getContext("2d");
+    g.imageSmoothingEnabled = false;
+    g.drawImage(im, 0, 0, c.width, c.height);
+    href = c.toDataURL("image/png");
+  }
   const model = (document.querySelector("#model-picker input") || {}).value || "model";
-  a.href = im.src;
+  a.href = href;
   a.download = "decoded-" + model.replace(/[^A-Za-z0-9._-]+/g, "_") + ".png";
 });
 """
@@ -68,6 +82,10 @@ def layout(registry) -> tuple[PageContext, dict]:
             decoded = gr.HTML(BLANK, html_template=IMG_TEMPLATE, alt="decoded image",
                               caption="The decoder's image of the current z", elem_id="decoded-image",
                               js_on_load=None)
+            # Decodes slider moves in the page (onnxruntime-web) and says in one line where decoding happens.
+            decode_mode = gr.HTML('<div class="xp-decode-line" data-mode="starting"></div>', elem_id="decode-mode",
+                                  js_on_load=static_js("decoder.js"), decoder=None,
+                                  runtime=runtime(), padding=False)
             with gr.Row():
                 random_btn = gr.Button("Random sample", elem_id="random-button", variant="primary",
                                        size="md", min_width=120)
@@ -113,13 +131,14 @@ def layout(registry) -> tuple[PageContext, dict]:
     ctx = PageContext(registry=registry, model_picker=model_picker, class_picker=class_picker, projection=projection,
                       seed=seed, sliders=sliders, latent_map=latent_map, random_btn=random_btn, reset_btn=reset_btn,
                       decoded=decoded, class_row=class_row, status=status, map_note=map_note)
-    return ctx, dict(model_info=model_info, sel_orig=sel_orig, sel_recon=sel_recon)
+    return ctx, dict(model_info=model_info, sel_orig=sel_orig, sel_recon=sel_recon, decode_mode=decode_mode)
 
 
 def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
     """The main view's events: page load and model change, slider moves, the buttons, projection, map click."""
     registry, sliders = ctx.registry, ctx.sliders
     model_info, sel_orig, sel_recon = own["model_info"], own["sel_orig"], own["sel_recon"]
+    decode_mode = own["decode_mode"]
 
     @friendly
     def on_model(name, proj):
@@ -146,7 +165,8 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
                 ctx.status: "", ctx.decoded: image,
                 ctx.class_row: gr.update(value=row, visible=bool(row)),
                 **dict(zip(sliders, ctx.slider_updates(loaded, z))),
-                ctx.projection: gr.update(choices=projections, value=proj)}
+                ctx.projection: gr.update(choices=projections, value=proj),
+                decode_mode: gr.update(decoder=page_decoder(name, loaded))}
 
     @friendly
     def on_slide(name, label, proj, *zs):
@@ -192,7 +212,7 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
                 *ctx.z_updates(loaded, view), *ctx.slider_updates(loaded, sel["z"], values_only=True)]
 
     model_outputs = [model_info, ctx.class_picker, ctx.latent_map, ctx.map_note, sel_orig, sel_recon, ctx.status,
-                     ctx.decoded, ctx.class_row, *sliders, ctx.projection]
+                     ctx.decoded, ctx.class_row, *sliders, ctx.projection, decode_mode]
     demo.load(on_model, [ctx.model_picker, ctx.projection], model_outputs, **FAST)
     ctx.model_picker.change(on_model, [ctx.model_picker, ctx.projection], model_outputs, **FAST)
 
