@@ -8,10 +8,12 @@ loaded the first time a model is picked and then kept (six shipped models fit ea
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,8 @@ ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 ENV_MODEL_DIRS = "EXPLORER_MODEL_DIRS"  # extra model folders, separated like PATH (":" on Linux)
 ENV_ASSETS_DIR = "EXPLORER_ASSETS_DIR"  # replaces assets/ (tests, or a copy of the models elsewhere)
 PREFERRED_DEFAULT = "mnist-vae"
+WARM_QUIET_S = 0.05    # the warm-up starts its next step only after this long without a request...
+WARM_MAX_WAIT_S = 1.0  # ...or after waiting this long, so that it ends even while requests keep coming
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,13 @@ class ModelRegistry:
                 name, k = f"{info.name} ({k})", k + 1
             self._infos[name] = ModelInfo(**{**info.__dict__, "name": name})
         self._loaded: dict[str, LoadedModel] = {}
-        self._lock = threading.Lock()
+        # One lock per model: a request for a model that is not loaded yet loads it at once, instead of waiting
+        # behind the background warm-up's load of another one.
+        self._locks = {name: threading.Lock() for name in self._infos}
+        self._last_request = 0.0  # time.monotonic() of the last get() outside the warm-up (it yields to them)
+        self._warm = threading.local()
+        self.warm_log: list[dict] = []  # what warm_up has done so far: {"step", "seconds", "at", "error"}
+        self.warming = False            # True while warm_up runs
         names = self.names()
         if default and default in self._infos:
             self.default = default
@@ -141,22 +151,59 @@ class ModelRegistry:
         """Load (once) and return a model with its latent map. Raises InputError for an unknown name and
         training.ModelLoadError / MapLoadError (ValueErrors with the fix in the message) for a broken folder."""
         info = self.info(name)
+        if not getattr(self._warm, "active", False):
+            self._last_request = time.monotonic()
         loaded = self._loaded.get(name)
         if loaded is not None:
             return loaded
-        with self._lock:
+        with self._locks[name]:
             if name not in self._loaded:
                 self._loaded[name] = load_folder(info)
             return self._loaded[name]
 
-    def warm_up(self) -> None:
-        """Import torch and load the default model, so the first page view does not wait for them. Errors are
-        only logged here: picking that model in the page shows them properly."""
-        if self.default:
-            try:
-                self.get(self.default)
-            except Exception as e:  # noqa: BLE001 - reported when the model is picked
-                log.warning("could not preload %s: %s", self.default, e)
+    def is_loaded(self, name: str) -> bool:
+        return name in self._loaded
+
+    def warm_order(self) -> list[str]:
+        """The models in the order the warm-up loads them: the default (the page opens on it), then the model
+        picker's order; unreadable folders are left out (picking one shows its error)."""
+        names = [n for n in self.names() if not self._infos[n].error]
+        return sorted(names, key=lambda n: n != self.default)  # stable: the picker's order after the default
+
+    def warm_up(self, steps=None, quiet_s: float = WARM_QUIET_S, max_wait_s: float = WARM_MAX_WAIT_S) -> list[dict]:
+        """Do the first-use work now, in the background, so that the first requests find it done.
+
+        steps: (label, callable) pairs run in order; by default, load every model in warm_order(). The app passes
+        its whole plan (explorer.ui.api.warm_plan: each model, its first decode and map, then each tool's first
+        call). Before each step the warm-up waits while requests are coming in (a get() less than `quiet_s` ago,
+        at most `max_wait_s` per step), so it takes the CPU only between them; a request for a model not loaded
+        yet loads it itself (one lock per model). Errors are only logged: the request that meets them shows them.
+        Returns one {"step", "seconds", "at" (seconds since the warm-up began, at its end), "error"} per step, in
+        the order run.
+        """
+        if steps is None:
+            steps = [(f"load {n}", functools.partial(self.get, n)) for n in self.warm_order()]
+        done = self.warm_log = []
+        self._warm.active = self.warming = True
+        t0 = time.perf_counter()
+        try:
+            for label, fn in steps:
+                waited = time.monotonic()
+                while (time.monotonic() - self._last_request < quiet_s
+                       and time.monotonic() - waited < max_wait_s):
+                    time.sleep(quiet_s / 2)
+                t = time.perf_counter()
+                error = None
+                try:
+                    fn()
+                except Exception as e:  # noqa: BLE001 - shown to whoever asks for it
+                    error = f"{type(e).__name__}: {e}"
+                    log.warning("warm-up step %r failed: %s", label, error)
+                done.append({"step": label, "seconds": time.perf_counter() - t, "at": time.perf_counter() - t0,
+                             "error": error})
+        finally:
+            self._warm.active = self.warming = False
+        return done
 
     def describe(self) -> list[dict]:
         """JSON-able summary of every model, for the list_models endpoint."""

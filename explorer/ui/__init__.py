@@ -26,13 +26,6 @@ from .tabs import TABS
 __all__ = ["build_demo", "launch_kwargs", "friendly", "MAX_SLIDERS", "PLOTLY_JS", "MAX_UPLOAD"]
 
 
-def _warm_torchvision() -> None:
-    """torchvision (make_grid) takes about 2 s to import: do it in the background when a page opens, not on the first
-    tool click. Not at start-up: app.py must import without torch."""
-    from ..backends import grid
-    threading.Thread(target=grid.warm_up, daemon=True).start()
-
-
 def build_demo(registry: ModelRegistry) -> gr.Blocks:
     """The whole app. Nothing is loaded here: the first model is loaded when the page opens (demo.load)."""
     keep_session_component_ids()  # else each page session's memory grows with every event (see gradio_patches)
@@ -48,6 +41,15 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
 
         main_view.wire(demo, ctx, own)
         wire_model_change(ctx, tabs)
+
+        def _warm_torchvision() -> None:
+            """torchvision (make_grid) takes about 2 s to import: do it in the background when a page opens, not on
+            the first tool click; unless the app's background warm-up runs (app.py), which imports it in its turn,
+            after the models the page shows first. Not at start-up: app.py must import without torch."""
+            if not registry.warming:
+                from ..backends import grid
+                threading.Thread(target=grid.warm_up, daemon=True).start()
+
         gr.on(None, _warm_torchvision, None, None, **FAST)  # on page load
         for t in TABS:
             t.wire(ctx, tabs)

@@ -7,6 +7,8 @@ outputs are hidden components that give the endpoints their typed signature; eve
 """
 from __future__ import annotations
 
+import functools
+
 import gradio as gr
 import numpy as np
 from gradio.utils import get_upload_folder
@@ -119,6 +121,98 @@ def endpoints(reg) -> dict:
     return {fn.__name__: fn for fn in (decode, reconstruct, list_models, interpolate, traverse, neighbours_,
                                        move_towards, encode_image, compare_models, training_history, export_map_csv,
                                        generate_dataset)}
+
+
+def warm_plan(reg, fns: dict | None = None) -> list[tuple[str, object]]:
+    """The background warm-up's steps (ModelRegistry.warm_up), in the order the first clicks need them:
+
+    1. the default model (this imports torch) and what the page shows first: its decoded image (the page's PNG and
+       the /decode array) and its map figure on every stored projection;
+    2. every other model the same way, in the model picker's order (a model switch then finds them loaded);
+    3. the first call of every endpoint on every model, the default first: that imports torchvision (the sheets)
+       and fills the tools' caches (traversal's dimension scores, arithmetic's class means). Calls a model cannot
+       make (a CVAE's move_towards, an AE's generate_dataset) are left out, and the file-writing exports run once,
+       small: their first-call cost is imports and folders, the rest is their own work.
+    Each step is a (label, callable) pair; every callable runs the same functions the requests run.
+    """
+    fns = fns or endpoints(reg)
+    order = reg.warm_order()
+    steps: list[tuple[str, object]] = []
+
+    def first_view(name: str) -> None:
+        loaded = reg.get(name)
+        z = [0.0] * loaded.latent_dim
+        label = 0 if loaded.num_classes else None
+        for projection in loaded.latent_map.coords:
+            explore.figure_for(reg, name, projection)
+        PageContext.z_updates(loaded, explore.decoded_view(loaded, z, label, "pca"))  # the page's PNG data URIs
+        fns["decode"](name, z, -1 if label is None else label)
+
+    for name in order:
+        steps += [(f"load {name}", functools.partial(reg.get, name)),
+                  (f"first view {name}", functools.partial(first_view, name))]
+    steps.append(("list_models", fns["list_models"]))
+    datasets = set()
+    for k, name in enumerate(order):
+        info = reg.info(name)
+        caps = info.capabilities
+        d = info.latent_dim or 0
+        z, label = [0.0] * d, (0 if caps.conditional else -1)
+        calls = [("reconstruct", (name, 0)), ("interpolate", (name, 0, 1, 8, "linear", "fixed")),
+                 ("traverse", (name, z, label)), ("neighbours", (name, z)), ("training_history", (name,))]
+        if not caps.conditional:
+            calls.append(("move_towards", (name, z, 3, 8, 1.0)))
+        if caps.encode:
+            calls.append(("encode_image", (name, _WARM_IMAGE)))
+        if not caps.lacks(*export.NEEDS):
+            calls.append(("generate_dataset", (name, 1, 0)))
+        if k == 0:
+            calls.append(("export_map_csv", (name,)))
+        key = compare.dataset_key(info.dataset)
+        if key in compare.comparison_datasets(reg) and key not in datasets:
+            datasets.add(key)
+            calls.append(("compare_models", (key, 0)))
+        steps += [(f"{endpoint} {name}", functools.partial(fns[endpoint], *args)) for endpoint, args in calls]
+    return steps
+
+
+def warm_requests(url: str, reg) -> list[tuple[str, object]]:
+    """Warm-up steps that call the running app over HTTP, as a script does: /list_models and /decode on the
+    default model through gradio's REST route (POST, event stream, PNG download). They take gradio's own first-call
+    work (its queue, the event stream, writing and serving an image file, the first import of what those use) out
+    of the first real request. Plain urllib from 127.0.0.1; each one a single call."""
+    import json
+    import urllib.request
+
+    base = url.rstrip("/")
+
+    def call(name: str, data: list) -> None:
+        post = urllib.request.Request(f"{base}/gradio_api/call/{name}", data=json.dumps({"data": data}).encode(),
+                                      headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(post, timeout=60) as r:
+            event_id = json.loads(r.read())["event_id"]
+        with urllib.request.urlopen(f"{base}/gradio_api/call/{name}/{event_id}", timeout=60) as r:
+            text = r.read().decode()
+        if "event: complete" not in text:
+            raise RuntimeError(f"/{name} answered {text[-200:]!r}")
+        payload = json.loads(text.split("event: complete", 1)[1].split("data:", 1)[1].strip().splitlines()[0])
+        for value in payload:
+            if isinstance(value, dict) and value.get("url"):
+                with urllib.request.urlopen(value["url"], timeout=60) as r:
+                    r.read()
+
+    steps = [("request /list_models", functools.partial(call, "list_models", []))]
+    if reg.default and not reg.info(reg.default).error:
+        info = reg.info(reg.default)
+        label = 0 if info.capabilities.conditional else -1
+        steps.append((f"request /decode {reg.default}",
+                      functools.partial(call, "decode", [reg.default, [0.0] * (info.latent_dim or 0), label])))
+    return steps
+
+
+# A stroke on a dark 28x28 canvas: what encode_image's warm-up call prepares and encodes (a "1").
+_WARM_IMAGE = np.zeros((28, 28), np.uint8)
+_WARM_IMAGE[4:24, 13:16] = 255
 
 
 def build(ctx: PageContext) -> None:
