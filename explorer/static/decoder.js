@@ -26,7 +26,10 @@
   let runtime = null;           // Promise of the ort module, loaded once
   const sessions = new Map();   // url + sha -> Promise of an InferenceSession
   let cur = null;               // {model, session, D, C, H, W, pca_mean, pca_components} in browser mode
-  let lastMove = -1e9, rowTimer = null, ownSrc = null, busy = false, again = false, passing = false, syncTimer = null, dirty = null, markerPending = null;
+  let busy = false, again = false, passing = false;      // a decode running; another wanted; our own event
+  let rowGen = 0, rowTimer = null, syncTimer = null, markerPending = null;
+  let lastMove = -1e9, ownSrc = null;
+  const dirty = new Set();      // sliders moved in the page whose values the server has not been given yet
   const canvas = document.createElement("canvas");
   const ctx2d = canvas.getContext("2d");
 
@@ -171,18 +174,22 @@
     st.lastMs = performance.now() - t0;
     st.lastZ = Array.from(z);
     moveMarker(c, z);
-    if (c.C) { clearTimeout(rowTimer); rowTimer = setTimeout(() => decodeRow(c), ROW_IDLE_MS); }
+    if (c.C) { rowGen++; clearTimeout(rowTimer); rowTimer = setTimeout(() => decodeRow(c), ROW_IDLE_MS); }
   }
 
-  // A conditional model's row (the same z as every class) is C decodes: drawn once the sliders rest, so a drag
-  // only ever waits for the one image it shows.
+  // A conditional model's row (the same z as every class) is C more decodes: drawn once the sliders rest, one
+  // class per task, so that a move arriving meanwhile waits for one small decode at most, and then starts over.
   async function decodeRow(c) {
-    if (cur !== c || busy) return;
-    const row = document.querySelectorAll("#class-row figure img");
-    if (!row.length) return;
-    const px = await run(c, readZ(c), [...Array(c.C).keys()]);
-    if (cur !== c) return;
-    row.forEach((el, k) => { if (k < c.C) el.src = dataUrl(c, px, k * c.W * c.H); });
+    const gen = ++rowGen;
+    const z = readZ(c);
+    for (let k = 0; k < c.C; k++) {
+      if (cur !== c || busy || gen !== rowGen) return;
+      const px = await run(c, z, [k]);
+      const row = document.querySelectorAll("#class-row figure img");
+      if (cur !== c || gen !== rowGen || k >= row.length) return;
+      row[k].src = dataUrl(c, px, 0);
+      await new Promise((r) => setTimeout(r, 0));
+    }
   }
 
   function schedule() {
@@ -193,7 +200,7 @@
         do { again = false; await decodeNow(); } while (again);
       } catch (e) {
         server("the in-page decoder failed (" + String((e && e.message) || e).slice(0, 200) + ").");
-        if (dirty) sync();
+        if (dirty.size) sync();
       } finally { busy = false; }
     })();
   }
@@ -222,16 +229,16 @@
     }, 0));
   }
 
-  // Hand the last moved slider to Gradio as a normal input event: its value is stored, and the server's slider
-  // event runs once with the final z.
+  // Hand the moved sliders to Gradio as normal input events: their values are stored, and the server's slider
+  // events run once with the final z.
   function sync() {
     clearTimeout(syncTimer);
     syncTimer = null;
-    const el = dirty;
-    dirty = null;
-    if (!el) return;
+    const els = Array.from(dirty);
+    dirty.clear();
+    if (!els.length) return;
     passing = true;
-    try { el.dispatchEvent(new Event("input", { bubbles: true })); } finally { passing = false; }
+    try { els.forEach((el) => el.dispatchEvent(new Event("input", { bubbles: true }))); } finally { passing = false; }
     st.syncs += 1;
   }
 
@@ -249,21 +256,22 @@
       if (box) box.value = t.value;
       const lo = Number(t.min), hi = Number(t.max);
       t.style.setProperty("--range_progress", (100 * (Number(t.value) - lo) / (hi - lo || 1)) + "%");
-      if (dirty && dirty !== t) sync();  // another slider: hand the previous one over first
-      dirty = t;
+      // Every moved slider goes to the server at the release (or a pause in key presses), not now: Gradio's
+      // handling of an event costs the page several ms, which would delay this move's frame.
+      dirty.add(t);
       lastMove = performance.now();
       schedule();
     }, true);
     document.addEventListener("change", (ev) => {
       if (passing || !cur || !isSlider(ev.target)) return;
       ev.stopPropagation();  // Gradio would store the value and send a request now: sync() does it once instead
-      if (!dirty) return;
+      if (!dirty.size) return;
       clearTimeout(syncTimer);
       syncTimer = setTimeout(sync, SYNC_MS);  // keys fire input + change per press: wait for a pause
     }, true);
     // Before anything else is clicked (a button, the map, a tab), the server gets the final z.
-    document.addEventListener("pointerup", () => { if (dirty) sync(); }, true);
-    document.addEventListener("pointerdown", (ev) => { if (dirty && !isSlider(ev.target)) sync(); }, true);
+    document.addEventListener("pointerup", () => { if (dirty.size) sync(); }, true);
+    document.addEventListener("pointerdown", (ev) => { if (dirty.size && !isSlider(ev.target)) sync(); }, true);
   }
 
   // A server answer (the final z after a drag, a random sample, a map click) redraws #decoded-image with the z it
