@@ -195,3 +195,55 @@ def test_the_warm_up_requests_go_through_the_live_app(live):
     assert [label for label, _ in steps] == ["request /list_models", f"request /decode {live.registry.default}"]
     for _, fn in steps:
         fn()  # raises on anything but a complete answer with its file downloaded
+
+
+# Holding real clients (benchmarks/load.py): the queue settings, and the cached output files a download may be reading.
+
+def test_the_queue_tells_waiting_callers_their_place_every_2_s_not_after_every_call(demo):
+    from explorer.ui.style import QUEUE_STATUS_EVERY_S
+
+    assert demo._queue.live_updates is False  # "auto" would message every waiting call whenever any call starts
+    assert demo._queue.update_intervals == QUEUE_STATUS_EVERY_S == 2.0
+    assert demo._queue.max_size is None
+
+
+@pytest.mark.parametrize("kind", ["image", "bytes"])
+def test_a_cached_output_being_downloaded_is_never_truncated_by_the_same_output_again(demo, tmp_path, kind):
+    """gradio names an output file after its content hash; writing the same output again used to truncate that
+    file in place while an earlier caller was still downloading it ("peer closed connection without sending
+    complete message body (received 0 bytes, expected N)")."""
+    from PIL import Image
+    from gradio import processing_utils as pu
+
+    assert pu.save_pil_to_cache.atomic and pu.save_bytes_to_cache.atomic  # build_demo (api.build) set them
+    pixels = (np.arange(280 * 280) % 251).astype(np.uint8).reshape(280, 280)
+
+    def save():
+        if kind == "image":
+            return pu.save_pil_to_cache(Image.fromarray(pixels), str(tmp_path), format="png")
+        return pu.save_bytes_to_cache(pixels.tobytes(), "grid.png", str(tmp_path))
+
+    path = save()
+    expected = open(path, "rb").read()
+    short, stop = [], threading.Event()
+
+    def download():  # callers downloading that file, again and again, while the same output is saved again
+        while not stop.is_set():
+            with open(path, "rb") as f:
+                got = f.read()
+            if got != expected:
+                short.append(len(got))
+
+    reader = threading.Thread(target=download)
+    reader.start()
+    try:
+        assert all(save() == path for _ in range(300))  # the same output: the same name
+    finally:
+        stop.set()
+        reader.join()
+    assert short == []  # gradio's own write_bytes: thousands of short reads in 300 saves
+    assert [p.name for p in tmp_path.rglob(".*")] == []  # no staging file left behind
+    # a file left short by anything else (a crash mid-write in an older run) is replaced, not handed out
+    with open(path, "wb") as f:
+        f.write(expected[:10])
+    assert save() == path and open(path, "rb").read() == expected

@@ -8,6 +8,9 @@ outputs are hidden components that give the endpoints their typed signature; eve
 from __future__ import annotations
 
 import functools
+import os
+import tempfile
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -215,8 +218,61 @@ _WARM_IMAGE = np.zeros((28, 28), np.uint8)
 _WARM_IMAGE[4:24, 13:16] = 255
 
 
+def atomic_cache_writes() -> None:
+    """Make gradio write its cached output files so that a file being downloaded is never truncated.
+
+    gradio names an output image (and a saved byte string) after the hash of its content and writes it with
+    Path.write_bytes, in place: when two calls make the same image (two scripts decoding the same z), the second
+    truncates the file that the first caller may be downloading at that moment, and that download ends short:
+    "peer closed connection without sending complete message body (received 0 bytes, expected 1460)" in httpx and
+    gradio_client (20 gradio_client users decoding the same z 25 times each: 76 of 500 calls failed so). Here the
+    same name and bytes are written once, to a temporary file renamed into place (a download already open keeps
+    reading what it opened), and a file that is there already is only touched, for gradio's hourly delete_cache.
+    gradio's own save_file_to_cache already works this way. Idempotent."""
+    from gradio import processing_utils as pu
+
+    if getattr(pu.save_pil_to_cache, "atomic", False):
+        return
+
+    def write_once(path: Path, data: bytes) -> str:
+        path = path.resolve()
+        try:
+            if path.stat().st_size == len(data):  # the same name is the same content hash
+                os.utime(path)
+                return str(path)
+        except OSError:
+            pass
+        fd, staging = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.chmod(staging, 0o644)
+            os.replace(staging, path)
+        except BaseException:
+            Path(staging).unlink(missing_ok=True)
+            raise
+        return str(path)
+
+    def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+        data = pu.encode_pil_to_bytes(img, format)
+        folder = Path(cache_dir) / pu.hash_bytes(data)
+        folder.mkdir(exist_ok=True, parents=True)
+        return write_once(folder / f"{name}.{format}", data)
+
+    def save_bytes_to_cache(data: bytes, file_name: str, cache_dir: str) -> str:
+        folder = Path(cache_dir) / pu.hash_bytes(data)
+        folder.mkdir(exist_ok=True, parents=True)
+        if not Path(file_name).suffix:
+            file_name = file_name + pu.detect_audio_format(data)
+        return write_once(folder / Path(file_name).name, data)
+
+    save_pil_to_cache.atomic = save_bytes_to_cache.atomic = True
+    pu.save_pil_to_cache, pu.save_bytes_to_cache = save_pil_to_cache, save_bytes_to_cache
+
+
 def build(ctx: PageContext) -> None:
     """The hidden components and the named endpoints (call inside the page's gr.Blocks)."""
+    atomic_cache_writes()
     reg = ctx.registry
     default = reg.info(reg.default) if reg.default else None
     d0 = (default and default.latent_dim) or 2
