@@ -20,7 +20,7 @@ from ..registry import ModelRegistry
 from . import api, main_view
 from .context import FAST, MAX_SLIDERS, PageContext, friendly
 from .gradio_patches import keep_session_component_ids
-from .style import CSS, MAX_UPLOAD, PLOTLY_JS, STATE_SESSION_CAPACITY
+from .style import CSS, MAX_UPLOAD, PLOTLY_JS, QUEUE_MAX_SIZE, QUEUE_STATUS_EVERY_S, STATE_SESSION_CAPACITY
 from .tabs import TABS
 
 __all__ = ["build_demo", "launch_kwargs", "friendly", "MAX_SLIDERS", "PLOTLY_JS", "MAX_UPLOAD"]
@@ -53,6 +53,9 @@ def build_demo(registry: ModelRegistry) -> gr.Blocks:
         gr.on(None, _warm_torchvision, None, None, **FAST)  # on page load
         for t in TABS:
             t.wire(ctx, tabs)
+    # The queue that the named API, the model picker and the tool tabs' buttons go through (see style.py). Its
+    # concurrency stays gradio's default, one call per event at a time (GRADIO_DEFAULT_CONCURRENCY_LIMIT sets it).
+    demo.queue(status_update_rate=QUEUE_STATUS_EVERY_S, max_size=QUEUE_MAX_SIZE)
     demo.registry = registry  # for app.py's warm-up and for tests
     return demo
 
