@@ -14,7 +14,14 @@ through gradio's queue (default concurrency limit 1: one decode at a time, which
 fastest). decode-client does the same with 30 gradio_client instances, whose own CPU use (about 60 ms per call, in
 this process, on the same 2 cores) then dominates what is measured.
 Latency is measured per call on the client, from send to full response. Bounded: clients x calls requests, each
-with a 60 s timeout, and a --max-seconds budget after which the clients stop.
+with a 60 s timeout, and a --max-seconds budget after which the clients stop. The clients run as threads of this
+process and the app in its own (`python app.py`, started here, or --url); the run also reports the CPU time each
+side spent per call (the server's from /proc/PID/stat), since on one 2-core machine the two compete.
+
+gradio_client spends most of its own CPU making a new TLS context for every HTTP request it sends (it opens a new
+httpx client for each, even to http://; about 60 ms each on the 2-core machine, three per call): --client-ssl
+shared hands every Client one ready context (ssl_verify=ssl.create_default_context()), which httpx then reuses.
+The server sees the same requests either way.
 """
 from __future__ import annotations
 
@@ -22,11 +29,13 @@ import argparse
 import json
 import os
 import random
+import ssl
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 import httpx
 
@@ -41,10 +50,16 @@ def percentile(xs: list[float], q: float) -> float:
     return xs[k]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (utime + stime of /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def client_loop(base: str, k: int, models: list[dict], calls: int, endpoint: str, deadline: float,
-                lat: list, errors: list, start: threading.Barrier) -> None:
-    rng = random.Random(k)
-    m = models[k % len(models)]
+                lat: list, errors: list, start: threading.Barrier, client_kw: dict, same_z: bool = False) -> None:
+    rng = random.Random(0 if same_z else k)
+    m = models[0 if same_z else k % len(models)]
     d, ncls = m["latent_dim"], m["num_classes"]
     session = f"load{k}"
     if endpoint == "slider":
@@ -54,7 +69,7 @@ def client_loop(base: str, k: int, models: list[dict], calls: int, endpoint: str
         http = httpx.Client(timeout=60)
     else:
         from gradio_client import Client
-        client = Client(base, verbose=False)
+        client = Client(base, verbose=False, **client_kw)
     label = 0 if ncls else None
     start.wait()
     for i in range(calls):
@@ -77,7 +92,7 @@ def client_loop(base: str, k: int, models: list[dict], calls: int, endpoint: str
             else:
                 client.predict(model=m["name"], z=z, label=label if ncls else -1, api_name="/decode")
         except Exception as e:  # noqa: BLE001 - counted and reported
-            errors.append(f"{type(e).__name__}: {str(e)[:100]}")
+            errors.append(f"{type(e).__name__}: {str(e)[:300]}")
             continue
         lat.append(time.perf_counter() - t)
     if endpoint == "slider":
@@ -106,25 +121,33 @@ def rest_decode(http: httpx.Client, base: str, session: str, data: list) -> str 
     return None
 
 
-def run(base: str, clients: int, calls: int, endpoint: str, max_seconds: float) -> dict:
+def run(base: str, clients: int, calls: int, endpoint: str, max_seconds: float, client_ssl: str = "default",
+        pid: int | None = None, same_z: bool = False) -> dict:
     from gradio_client import Client
-    c = Client(base, verbose=False)
+    client_kw = {"ssl_verify": ssl.create_default_context()} if client_ssl == "shared" else {}
+    c = Client(base, verbose=False, **client_kw)
     models = [m for m in c.predict(api_name="/list_models") if "error" not in m]
     c.close()
     lat, errors = [], []
     start = threading.Barrier(clients + 1)
     deadline = time.monotonic() + max_seconds
     threads = [threading.Thread(target=client_loop, daemon=True,
-                                args=(base, k, models, calls, endpoint, deadline, lat, errors, start))
+                                args=(base, k, models, calls, endpoint, deadline, lat, errors, start, client_kw,
+                                      same_z))
                for k in range(clients)]
     for t in threads:
         t.start()
-    start.wait()  # every client has its session and model: time only the slider moves
-    t0 = time.perf_counter()
+    start.wait()  # every client has its session and model: time only the calls
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    server0 = cpu_seconds(pid) if pid else None
     for t in threads:
         t.join(max_seconds + 120)
     wall = time.perf_counter() - t0
-    return {"lat": lat, "errors": errors, "wall": wall, "models": [m["name"] for m in models]}
+    out = {"lat": lat, "errors": errors, "wall": wall, "models": [m["name"] for m in models],
+           "client_cpu": time.process_time() - cpu0}
+    if pid:
+        out["server_cpu"] = cpu_seconds(pid) - server0
+    return out
 
 
 def report(r: dict, clients: int, calls: int, endpoint: str) -> bool:
@@ -135,6 +158,12 @@ def report(r: dict, clients: int, calls: int, endpoint: str) -> bool:
         print(f"latency p50 {1000 * percentile(lat, 50):.0f} ms, p95 {1000 * percentile(lat, 95):.0f} ms, "
               f"p99 {1000 * percentile(lat, 99):.0f} ms, max {1000 * max(lat):.0f} ms, "
               f"mean {1000 * statistics.fmean(lat):.0f} ms")
+    n = max(1, len(lat) + len(r["errors"]))
+    cpu = f"clients' CPU {1000 * r['client_cpu'] / n:.0f} ms per call"
+    if "server_cpu" in r:
+        cpu = (f"server CPU {1000 * r['server_cpu'] / n:.0f} ms per call ({r['server_cpu'] / r['wall']:.2f} cores), "
+               + cpu)
+    print(cpu + f" ({r['client_cpu'] / r['wall']:.2f} cores)")
     for e in sorted(set(r["errors"]))[:10]:
         print("  error:", e, f"(x{r['errors'].count(e)})")
     return not r["errors"] and len(lat) == clients * calls and percentile(lat, 95) <= 1.0
@@ -149,16 +178,29 @@ def main(argv=None) -> int:
                         "(POST, event stream, PNG download); decode-client: /decode through gradio_client "
                         "(its own CPU cost on the same 2 cores dominates)")
     p.add_argument("--fake", action="store_true", help="tiny synthetic models instead of the shipped assets")
+    p.add_argument("--client-ssl", choices=["default", "shared"], default="default",
+                   help="decode-client: gradio_client as it comes (a new TLS context per request) or one shared "
+                        "context for all clients")
+    p.add_argument("--same-z", action="store_true",
+                   help="every client decodes the same z sequence on the same model (so the same images: what "
+                        "made downloads end short before the app wrote gradio's cached files atomically)")
     p.add_argument("--url", help="load an app that is already running here instead of starting one")
+    p.add_argument("--pid", type=int, help="with --url: the app's process id, to report its CPU time")
+    p.add_argument("--warm", action="store_true",
+                   help="wait for app.py's \"Warm-up done\" line before the clients start")
     p.add_argument("--max-seconds", type=float, default=300)
     a = p.parse_args(argv)
     if a.url:
-        return 0 if report(run(a.url, a.clients, a.calls, a.endpoint, a.max_seconds), a.clients, a.calls,
-                           a.endpoint) else 1
+        return 0 if report(run(a.url, a.clients, a.calls, a.endpoint, a.max_seconds, a.client_ssl, a.pid, a.same_z),
+                           a.clients, a.calls, a.endpoint) else 1
     with tempfile.TemporaryDirectory() as tmp:
         server = AppServer(fake_assets_in=tmp if a.fake else None)
         try:
-            r = run(server.url, a.clients, a.calls, a.endpoint, a.max_seconds)
+            if a.warm:
+                deadline = time.monotonic() + 300
+                while "Warm-up done" not in server.read_log() and time.monotonic() < deadline:
+                    time.sleep(0.2)
+            r = run(server.url, a.clients, a.calls, a.endpoint, a.max_seconds, a.client_ssl, server.pid, a.same_z)
             print(f"server RSS after the run: {rss_mb(server.pid):.0f} MB; CPUs: {os.cpu_count()}")
         finally:
             log = server.stop()
