@@ -26,12 +26,13 @@ import time
 from explorer.testing.browser import SHIPPED, AppServer, launch_browser, pick_model, wait_decoder, wait_ready
 
 # Arm a one-shot timer: window.__xpT0 is set by the first `start` event (captured on the document, so before any
-# page handler), and __xpDone resolves at the first animation frame after the <img> inside #target has a new src
-# and has loaded. A MutationObserver notices the new src without polling.
+# page handler), and __xpDone resolves at the first animation frame after the new image is there to paint: the
+# <img> inside #target has a new src and has loaded, or (the page's own decode) the canvas laid over it has been
+# drawn again. A MutationObserver notices either without polling.
 ARM = """([target, start]) => {
   const box = document.querySelector('#' + target);
-  const im0 = box.querySelector('img');
-  const before = im0 ? im0.src : null;
+  const im0 = box.querySelector('img'), live0 = box.querySelector('canvas.xp-live');
+  const before = im0 ? im0.src : null, drawnBefore = live0 ? live0.dataset.drawn : null;
   window.__xpT0 = null;
   if (start) document.addEventListener(start, () => { if (window.__xpT0 === null) window.__xpT0 = performance.now(); },
                                        {once: true, capture: true});
@@ -39,15 +40,19 @@ ARM = """([target, start]) => {
     let done = false;
     const finish = (v) => { if (!done) { done = true; obs.disconnect(); resolve(v); } };
     const timer = setTimeout(() => finish(null), 5000);  // nothing changed (e.g. the same picture again)
+    const paint = () => requestAnimationFrame(() => { clearTimeout(timer); finish(performance.now() - window.__xpT0); });
     const check = () => {
+      if (window.__xpT0 === null) return;
+      // the page's own decode: the canvas over the image holds the new pixels (painted in this frame)
+      const live = box.querySelector('canvas.xp-live');
+      if (live && live.dataset.drawn !== drawnBefore && live.offsetParent !== null) { obs.disconnect(); paint(); return; }
       const im = box.querySelector('img');
-      if (window.__xpT0 === null || !im || im.src === before) return;
-      const paint = () => requestAnimationFrame(() => { clearTimeout(timer); finish(performance.now() - window.__xpT0); });
-      if (im.complete && im.naturalWidth > 0) paint(); else im.addEventListener('load', paint, {once: true});
+      if (!im || im.src === before) return;
       obs.disconnect();
+      if (im.complete && im.naturalWidth > 0) paint(); else im.addEventListener('load', paint, {once: true});
     };
     const obs = new MutationObserver(check);
-    obs.observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+    obs.observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ['src', 'data-drawn']});
   });
 }"""
 

@@ -9,7 +9,8 @@
 // How a move is handled, in "browser" mode:
 // - a capturing listener on the document takes the slider's own `input` event before Gradio's handler sees it
 //   (so no request is sent), decodes the sliders' z in the page and sets #decoded-image's <img> src to a PNG data
-//   URL of the 28x28 canvas (CSS upscales it, pixelated); a conditional model's class row is decoded in the same
+//   URL of the 28x28 canvas (CSS upscales it, pixelated), and shows the same pixels at once in a canvas laid
+//   over it; a conditional model's class row is decoded in the same
 //   run; on the PCA map the current-z marker moves too (z projected with the stored PCA basis);
 // - decodes are coalesced: while one runs, only the newest z is kept for the next;
 // - on release (the range's `change`; for keys, once they stop for SYNC_MS) the last move is handed to Gradio
@@ -161,6 +162,26 @@
     return canvas.toDataURL("image/png");
   }
 
+  // The <img> keeps the src of every new image (tests, embedders, the download link read it), but a data: URL is
+  // decoded asynchronously, so a pointer move (dispatched at the start of a frame) would reach the screen one
+  // frame later. A canvas with the same pixels, laid over the image, is painted in the very frame of the move.
+  function show(im) {
+    let live = im.parentElement.querySelector("canvas.xp-live");
+    if (!live) {
+      live = document.createElement("canvas");
+      live.className = "xp-img xp-live";
+      live.setAttribute("aria-hidden", "true");
+      im.parentElement.insertBefore(live, im);
+    }
+    if (live.width !== canvas.width || live.height !== canvas.height) {
+      live.width = canvas.width;
+      live.height = canvas.height;
+    }
+    live.getContext("2d").drawImage(canvas, 0, 0);
+    live.dataset.drawn = String(st.runs + 1);
+    im.parentElement.classList.add("xp-live-on");
+  }
+
   async function decodeNow() {
     const c = cur;
     if (!c) return;
@@ -169,7 +190,11 @@
     const px = await run(c, z, c.C ? [label] : null);
     if (cur !== c) return;  // the model changed meanwhile
     const im = document.querySelector("#decoded-image img");
-    if (im) { ownSrc = dataUrl(c, px, 0); im.src = ownSrc; }
+    if (im) {
+      ownSrc = dataUrl(c, px, 0);
+      im.src = ownSrc;
+      show(im);
+    }
     st.runs += 1;
     st.lastMs = performance.now() - t0;
     st.lastZ = Array.from(z);
@@ -282,7 +307,9 @@
     watched.__xpObserved = true;
     new MutationObserver(() => {
       const im = watched.querySelector("img");
-      if (cur && im && im.src !== ownSrc && performance.now() - lastMove < 1500) requestAnimationFrame(schedule);
+      if (!im || im.src === ownSrc) return;
+      if (im.parentElement) im.parentElement.classList.remove("xp-live-on");  // the server's image is the one shown
+      if (cur && performance.now() - lastMove < 1500) requestAnimationFrame(schedule);
     }).observe(watched, { subtree: true, childList: true, attributes: true, attributeFilter: ["src"] });
   }
 
