@@ -83,6 +83,8 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="model to measure (default: the app's default model)")
     ap.add_argument("--all-models", action="store_true", help="measure the sliders of every model in the picker")
     ap.add_argument("--app-args", nargs="*", default=[], help="extra arguments for app.py")
+    ap.add_argument("--no-wasm", action="store_true",
+                    help="delete window.WebAssembly before the page loads: the page decodes on the server")
     args = ap.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -92,6 +94,8 @@ def main() -> None:
     with sync_playwright() as p:
         browser = launch_browser(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        if args.no_wasm:
+            page.add_init_script("delete window.WebAssembly;")
         bare = AppServer(script="benchmarks/bare_app.py")
         try:
             page.goto(bare.url)
