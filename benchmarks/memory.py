@@ -3,8 +3,8 @@
     python benchmarks/memory.py                   # app.py on the shipped assets, 10,000 requests
     python benchmarks/memory.py --requests 500 --fake
 
-Reads VmRSS of the `python app.py` process from /proc (no psutil). Steps: start the app; pick each model once in
-its own page session (loads all of them); send 200 warm-up requests (first calls size the allocator's pools);
+Reads VmRSS of the `python app.py` process from /proc (no psutil). Steps: start the app and wait for its background
+warm-up ("Warm-up done": every model loaded, each tool called once); pick each model once in its own page session; send 200 warm-up requests (first calls size the allocator's pools);
 read RSS; send `--requests` requests from 4 threads: slider moves (80%), random (5%), reset (5%), map clicks (5%)
 over all models by fn_index as the page sends them, and /decode through the API (5%); read RSS again. Prints RSS
 every 1,000 requests, the start and end figures and the growth in %. Bounded by the request count and --max-seconds.
@@ -72,7 +72,10 @@ def main(argv=None) -> int:
 
 def measure(server: AppServer, a) -> int:
     pid = server.pid
-    time.sleep(3)  # app.py warms up the default model in the background
+    # app.py loads every model and makes each tool's first call in the background: measure once that is done
+    deadline = time.monotonic() + 300
+    while "Warm-up done" not in server.read_log() and time.monotonic() < deadline:
+        time.sleep(0.2)
     rss_start = rss_mb(pid)
     from gradio_client import Client
     c = Client(server.url, verbose=False)
@@ -86,7 +89,7 @@ def measure(server: AppServer, a) -> int:
         assert r["ok"], r
     rss_loaded = rss_mb(pid)
     print(f"models: {', '.join(m['name'] for m in models)}")
-    print(f"RSS at start {rss_start:.0f} MB; with all {len(models)} models loaded {rss_loaded:.0f} MB")
+    print(f"RSS after the warm-up {rss_start:.0f} MB; after each model's page view {rss_loaded:.0f} MB")
 
     rng = random.Random(a.seed)
     failures = 0
