@@ -11,8 +11,8 @@ picker does), then sends `--calls` slider moves back to back, each a new random 
 decode: each client is a script calling the named /decode endpoint over gradio's REST API, keeping one session as
 gradio_client does: POST /gradio_api/call/decode, read the event stream to its result, download the PNG. These go
 through gradio's queue (default concurrency limit 1: one decode at a time, which one process on 2 cores serves
-fastest). decode-client does the same with 30 gradio_client instances, whose own CPU use (about 60 ms per call, in
-this process, on the same 2 cores) then dominates what is measured.
+fastest). decode-client does the same with 30 gradio_client instances, whose own CPU use (about 170 ms per call,
+in this one process, so under one GIL, on the same 2 cores) then dominates what is measured.
 Latency is measured per call on the client, from send to full response. Bounded: clients x calls requests, each
 with a 60 s timeout, and a --max-seconds budget after which the clients stop. The clients run as threads of this
 process and the app in its own (`python app.py`, started here, or --url); the run also reports the CPU time each
