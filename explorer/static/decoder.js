@@ -28,7 +28,7 @@
   const sessions = new Map();   // url + sha -> Promise of an InferenceSession
   let cur = null;               // {model, session, D, C, H, W, pca_mean, pca_components} in browser mode
   let busy = false, again = false, passing = false;      // a decode running; another wanted; our own event
-  let rowGen = 0, rowTimer = null, syncTimer = null, markerPending = null;
+  let rowGen = 0, rowTimer = null, syncTimer = null;
   let lastMove = -1e9, ownSrc = null;
   const dirty = new Set();      // sliders moved in the page whose values the server has not been given yet
   const canvas = document.createElement("canvas");
@@ -230,8 +230,8 @@
     })();
   }
 
-  // On the PCA map the marker is exact and cheap: (z - mean) . components, moved without a Plotly redraw
-  // (static/latent_map.js: placeMarker), else with one relayout per frame at most.
+  // On the PCA map the marker is exact and cheap: (z - mean) . components, moved by the map's own setMarker
+  // (static/latent_map.js: without a Plotly redraw where it can).
   function moveMarker(c, z) {
     const plot = document.querySelector("#latent-map .xp-map-plot");
     if (!plot || !plot.layout || plot.dataset.projection !== "pca" || plot.dataset.model !== c.model) return;
@@ -242,16 +242,7 @@
       x += d * c.pca_components[0][i];
       y += d * c.pca_components[1][i];
     }
-    if (window.__xpPlaceMarker && window.__xpPlaceMarker(plot, x, y)) return;
-    const first = markerPending === null;
-    markerPending = { x, y };
-    if (!first) return;
-    requestAnimationFrame(() => setTimeout(() => {
-      const q = markerPending;
-      markerPending = null;
-      Plotly.relayout(plot, { "shapes[0].xanchor": q.x, "shapes[0].yanchor": q.y, "shapes[0].visible": true });
-      plot.dataset.marker = q.x.toFixed(3) + "," + q.y.toFixed(3);
-    }, 0));
+    if (window.__xpSetMarker) window.__xpSetMarker(x, y);
   }
 
   // Hand the moved sliders to Gradio as normal input events: their values are stored, and the server's slider

@@ -90,12 +90,18 @@
 
   function moveMarker() {
     const m = props.marker;
-    if (!m || !plot.layout || m.x === undefined) return;
-    if (placeMarker(plot, m.x, m.y)) return;
-    // Coalesce and wait for the frame that shows the new image: during a drag only the newest position is drawn,
-    // and the decoded image never waits for the map.
+    if (!m || m.x === undefined) return;
+    setMarker(m.x, m.y);
+  }
+
+  // The current-z marker to (x, y): moved at once where it is drawn (placeMarker), else with one relayout per
+  // frame at most. Coalesced: during a drag only the newest position is drawn, and the decoded image never waits
+  // for the map. Shared with static/decoder.js (window.__xpSetMarker).
+  function setMarker(x, y) {
+    if (!plot.layout) return;
+    if (placeMarker(plot, x, y)) return;
     const first = pendingMarker === null;
-    pendingMarker = m;
+    pendingMarker = { x, y };
     if (!first) return;
     requestAnimationFrame(() => setTimeout(() => {
       const q = pendingMarker;
@@ -104,11 +110,12 @@
       plot.dataset.marker = q.x.toFixed(3) + "," + q.y.toFixed(3);
     }, 0));
   }
+  window.__xpSetMarker = setMarker;
 
   // The marker moved without Plotly.relayout, which redraws the whole WebGL plot (about 50 ms in software GL): the
   // drawn circle (an SVG path) is shifted by the pixel offset to the new anchor, and the layout is told the anchor
   // so that the next redraw (zoom, pan, a new figure) puts it there itself. false when there is no drawn marker to
-  // move (hidden, or not drawn yet): the caller relayouts. Shared with static/decoder.js (window.__xpPlaceMarker).
+  // move (hidden, or not drawn yet): setMarker relayouts.
   function placeMarker(gd, x, y) {
     const fl = gd._fullLayout, sh = gd.layout && gd.layout.shapes && gd.layout.shapes[0];
     const fs = fl && fl.shapes && fl.shapes[0];
@@ -121,7 +128,6 @@
     gd.dataset.marker = x.toFixed(3) + "," + y.toFixed(3);
     return true;
   }
-  window.__xpPlaceMarker = placeMarker;
 
   whenPlotly(() => {
     draw();
