@@ -116,7 +116,8 @@ def test_iwae_is_tighter_than_elbo_and_k1_matches_elbo():
 @pytest.mark.parametrize("bad, match", [
     (dict(latent_dim=33), "latent_dim"),
     (dict(latent_dim=10**6), "latent_dim"),
-    (dict(kind="gan"), "kind"),
+    (dict(kind="wgan"), "kind"),
+    (dict(kind="gan", arch="mlp"), "arch"),
     (dict(arch="transformer"), "arch"),
     (dict(kind="cvae", num_classes=0), "num_classes"),
     (dict(image_shape=(3, 32, 32)), "image_shape"),
@@ -135,13 +136,14 @@ def test_the_kind_table_is_the_one_list_of_kinds():
     """Each class in MODEL_KINDS says what its kind is; the config, the CLI and the model card read it from there."""
     from training.__main__ import main
 
-    assert list(MODEL_KINDS) == ["ae", "vae", "cvae"]                        # the order of --kind's choices
+    assert list(MODEL_KINDS) == ["ae", "vae", "cvae", "gan", "cgan"]        # the order of --kind's choices
     assert all(cls.kind == kind and cls.description for kind, cls in MODEL_KINDS.items())
-    assert [cls.stochastic for cls in MODEL_KINDS.values()] == [False, True, True]
-    assert [cls.conditional for cls in MODEL_KINDS.values()] == [False, False, True]
-    with pytest.raises(ConfigError, match="use one of ae, vae, cvae"):
-        ModelConfig(kind="gan")
+    assert [cls.stochastic for cls in MODEL_KINDS.values()] == [False, True, True, False, False]
+    assert [cls.conditional for cls in MODEL_KINDS.values()] == [False, False, True, False, True]
+    assert [cls.adversarial for cls in MODEL_KINDS.values()] == [False, False, False, True, True]
+    with pytest.raises(ConfigError, match="use one of ae, vae, cvae, gan, cgan"):
+        ModelConfig(kind="wgan")
     assert ModelConfig(kind="cvae", num_classes=3).conditional
     assert ModelConfig(kind="vae", num_classes=3).num_classes == 0          # an unconditional kind drops labels
     with pytest.raises(SystemExit):
-        main(["train", "--kind", "gan", "--out", "unused"])
+        main(["train", "--kind", "wgan", "--out", "unused"])

@@ -13,6 +13,7 @@ MAX_LATENT_DIM = 32  # the app shows one slider per dimension
 MAX_CLASSES = 1000
 ARCHS = ("mlp", "conv")
 PRECISIONS = ("fp32", "bf16")
+GAN_LOSSES = ("ns", "hinge")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -34,6 +35,12 @@ def is_conditional(kind: str | None) -> bool:
     return cls is not None and cls.conditional
 
 
+def is_adversarial(kind: str | None) -> bool:
+    """True for a GAN kind (gan, cgan): a generator trained against a discriminator, with no encoder."""
+    cls = model_kinds().get(kind)
+    return cls is not None and cls.adversarial
+
+
 @dataclass
 class ModelConfig:
     kind: str = "vae"                 # a key of models.MODEL_KINDS
@@ -47,10 +54,14 @@ class ModelConfig:
     conv_hidden: int = 256            # fully connected layer between the conv stack and the latent
     batch_norm: bool = True           # conv only: BatchNorm after each hidden conv layer (trains faster)
     pixel_bias: bool = False          # conv only: a learned logit offset per output pixel (the last layer has one bias)
+    dense_batch_norm: bool = False    # conv only: BatchNorm after the decoder's dense layers too (a GAN's generator)
+    disc_channels: tuple = (64, 128)  # gan / cgan: the discriminator's two stride-2 convs (training only)
+    disc_hidden: int = 1024           # gan / cgan: the discriminator's dense layer
 
     def __post_init__(self):
         self.image_shape = tuple(int(s) for s in self.image_shape)
         self.conv_channels = tuple(int(c) for c in self.conv_channels)
+        self.disc_channels = tuple(int(c) for c in self.disc_channels)
         self.class_names = [str(c) for c in self.class_names]
         if not self.conditional and self.num_classes:
             self.num_classes = 0  # unconditional models ignore labels
@@ -68,25 +79,37 @@ class ModelConfig:
         if self.image_shape != (1, 28, 28):
             raise ConfigError(f"image_shape={list(self.image_shape)} is not supported; images must be 1x28x28 "
                               "grayscale (convert your images with --resize).")
+        if self.adversarial and self.arch != "conv":
+            raise ConfigError(f"a {self.kind} is a DCGAN: its generator is the conv decoder, so use arch='conv' "
+                              f"(--arch conv), not {self.arch!r}.")
         if self.conditional and not 2 <= self.num_classes <= MAX_CLASSES:
-            raise ConfigError(f"a cvae needs num_classes between 2 and {MAX_CLASSES}, got {self.num_classes!r}.")
+            raise ConfigError(f"a {self.kind} needs num_classes between 2 and {MAX_CLASSES}, got {self.num_classes!r}.")
         if self.class_names and self.conditional and len(self.class_names) != self.num_classes:
             raise ConfigError(f"class_names has {len(self.class_names)} names but num_classes={self.num_classes}.")
-        for name, value, hi in (("mlp_hidden", self.mlp_hidden, 8192), ("conv_hidden", self.conv_hidden, 8192)):
+        for name, value, hi in (("mlp_hidden", self.mlp_hidden, 8192), ("conv_hidden", self.conv_hidden, 8192),
+                                ("disc_hidden", self.disc_hidden, 8192)):
             if not isinstance(value, int) or not 1 <= value <= hi:
                 raise ConfigError(f"{name}={value!r} is out of range; use an integer from 1 to {hi}.")
         if len(self.conv_channels) != 2 or not all(1 <= c <= 1024 for c in self.conv_channels):
             raise ConfigError(f"conv_channels={list(self.conv_channels)} must be two integers from 1 to 1024.")
+        if len(self.disc_channels) != 2 or not all(1 <= c <= 1024 for c in self.disc_channels):
+            raise ConfigError(f"disc_channels={list(self.disc_channels)} must be two integers from 1 to 1024.")
 
     @property
     def conditional(self) -> bool:
         """The kind takes a class label (models.MODEL_KINDS[kind].conditional); False for an unknown kind."""
         return is_conditional(self.kind)
 
+    @property
+    def adversarial(self) -> bool:
+        """The kind is a GAN (models.MODEL_KINDS[kind].adversarial): a generator and no encoder."""
+        return is_adversarial(self.kind)
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["image_shape"] = list(self.image_shape)
         d["conv_channels"] = list(self.conv_channels)
+        d["disc_channels"] = list(self.disc_channels)
         return d
 
     @classmethod
@@ -109,6 +132,7 @@ class TrainConfig:
     ema: float = 0.0                  # > 0: save an exponential moving average of the weights, this decay per step
     class_mmd: float = 0.0            # cvae: weight (nats) on each class's codes matching N(0, I) (losses.class_mmd)
     classifier_weight: float = 0.0    # cvae: weight on an auxiliary classifier's cross-entropy for decoded prior samples
+    gan_loss: str = "ns"              # gan / cgan: "ns" (non-saturating, -log D(G(z))) | "hinge"
     precision: str = "fp32"           # "fp32" | "bf16": run the network's layers under bfloat16 autocast (losses stay fp32)
     seed: int = 0
     device: str = "auto"              # "auto" | "cpu" | "cuda"
@@ -138,6 +162,14 @@ class TrainConfig:
             raise ConfigError(f"classifier_weight={self.classifier_weight} makes prior samples recognisable as the "
                               f"class they were decoded with, so it needs a cvae (got kind={kind!r}); drop it "
                               "(--classifier-weight 0) or train a cvae (--kind cvae).")
+        if self.gan_loss not in GAN_LOSSES:
+            raise ConfigError(f"gan_loss={self.gan_loss!r} must be one of {', '.join(GAN_LOSSES)}.")
+        if kind is not None and is_adversarial(kind):
+            for name in ("beta", "class_mmd", "classifier_weight"):
+                default = TrainConfig.__dataclass_fields__[name].default
+                if getattr(self, name) != default:
+                    raise ConfigError(f"{name}={getattr(self, name)} is an autoencoder setting; a {kind} has no KL "
+                                      f"term or encoder. Drop --{name.replace('_', '-')}.")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision={self.precision!r} must be one of {', '.join(PRECISIONS)}.")
         if self.device not in DEVICES:

@@ -1,7 +1,9 @@
-"""Encoders, decoders and the three model kinds (AE, VAE, CVAE), with MODEL_KINDS, the one table of kinds.
+"""Encoders, decoders and the model kinds (AE, VAE, CVAE, GAN, CGAN), with MODEL_KINDS, the one table of kinds.
 
-Every model maps images x (B, 1, 28, 28) in [0, 1] to a latent code (B, latent_dim) and back to Bernoulli
-logits (B, 1, 28, 28). `forward` returns named tensors and computes no loss: `losses.py` does that.
+Every model maps a latent code (B, latent_dim) to Bernoulli logits (B, 1, 28, 28) (`decode_logits`; `decode` gives
+probabilities). The autoencoders also map images x (B, 1, 28, 28) in [0, 1] to codes; a GAN has a generator only
+(its discriminator is a training-time network, kept in the resume state, never in model.safetensors).
+`forward` returns named tensors and computes no loss: `losses.py` (and gan.py for the GAN) does that.
 """
 from __future__ import annotations
 
@@ -83,10 +85,15 @@ class ConvDecoder(nn.Module):
         super().__init__()
         c1, c2 = cfg.conv_channels
         self.c2 = c2
-        self.dense = nn.Sequential(
-            nn.Linear(cfg.latent_dim + cond, cfg.conv_hidden), nn.ReLU(),
-            nn.Linear(cfg.conv_hidden, c2 * 7 * 7), nn.ReLU(),
-        )
+        # dense_batch_norm (a GAN's generator, as in DCGAN): BatchNorm after each dense layer too. Without it the
+        # layer list (and so the state_dict's names) is the one the shipped VAE folders were saved with.
+        dense: list[nn.Module] = []
+        for n_in, n_out in ((cfg.latent_dim + cond, cfg.conv_hidden), (cfg.conv_hidden, c2 * 7 * 7)):
+            dense.append(nn.Linear(n_in, n_out))
+            if cfg.dense_batch_norm:
+                dense.append(nn.BatchNorm1d(n_out))
+            dense.append(nn.ReLU())
+        self.dense = nn.Sequential(*dense)
         self.deconvs = nn.Sequential(
             nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), _norm(cfg, c1), nn.ReLU(),  # (B, c1, 14, 14)
             nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),             # (B, 1, 28, 28) logits
@@ -125,8 +132,30 @@ class SampleClassifier(nn.Module):
         return self.net(x)
 
 
+class Discriminator(nn.Module):
+    """A GAN's critic (DCGAN): strided convolutions with LeakyReLU(0.2), batch norm on every conv layer but the
+    first (Radford et al. 2016), then dense layers to one logit, "real". A cgan's one-hot class joins the features
+    before the dense layers, as the CVAE's encoder takes it. Training only: it is kept in the resume state
+    (train_state.safetensors), never in model.safetensors."""
+
+    def __init__(self, cfg: ModelConfig, cond: int = 0):
+        super().__init__()
+        c1, c2 = cfg.disc_channels
+        self.convs = nn.Sequential(
+            nn.Conv2d(1, c1, 4, stride=2, padding=1), nn.LeakyReLU(0.2),                        # (B, c1, 14, 14)
+            nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.BatchNorm2d(c2), nn.LeakyReLU(0.2),   # (B, c2, 7, 7)
+        )
+        self.hidden = nn.Linear(c2 * 7 * 7 + cond, cfg.disc_hidden)
+        self.out = nn.Linear(cfg.disc_hidden, 1)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, 1, 28, 28) in [0, 1] (and a cgan's one-hot c) -> (B,) logits of "x is a real image"."""
+        h = _with_label(self.convs(x).flatten(1), c)
+        return self.out(F.leaky_relu(self.hidden(h), 0.2)).squeeze(1)
+
+
 # ---------------------------------------------------------------------------------------------------------------
-# The three model kinds. What the rest of the package asks of a kind is a class attribute here, so a check reads
+# The model kinds. What the rest of the package asks of a kind is a class attribute here, so a check reads
 # `model.conditional` (or MODEL_KINDS[kind].conditional before there is a model), never `kind == "cvae"`.
 
 class LatentModel(nn.Module):
@@ -135,6 +164,7 @@ class LatentModel(nn.Module):
     kind = ""                 # the config's "kind" and the key in MODEL_KINDS
     stochastic = False        # a Gaussian posterior (mu, logvar) and a KL term; False: a deterministic code (AE)
     conditional = False       # encoder and decoder take a class label (one-hot); the config then has num_classes
+    adversarial = False       # a GAN: a generator (self.decoder) and no encoder; trained by gan.py
     description = ""          # what the model is, for its model card: "a variational autoencoder (...)"
 
     def __init__(self, config: ModelConfig):
@@ -145,8 +175,12 @@ class LatentModel(nn.Module):
         enc_cls, dec_cls = ARCHITECTURES[config.arch]
         cond = config.num_classes if self.conditional else 0
         out_dim = 2 * config.latent_dim if self.stochastic else config.latent_dim
-        self.encoder = enc_cls(config, out_dim, cond)
+        self.encoder = None if self.adversarial else enc_cls(config, out_dim, cond)
         self.decoder = dec_cls(config, cond)
+
+    @property
+    def has_encoder(self) -> bool:
+        return self.encoder is not None
 
     # Public, read-only facts the app relies on.
     @property
@@ -178,6 +212,9 @@ class LatentModel(nn.Module):
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Posterior:
         """x (B, 1, 28, 28) in [0, 1] -> Posterior(mu (B, D), logvar (B, D) or None)."""
+        if self.encoder is None:
+            raise TypeError(f"a {self.kind} has no encoder; training.inversion.invert finds the code of an image "
+                            "by optimisation instead.")
         h = self.encoder(x, self._condition(y, x.shape[0], x.device))
         if not self.stochastic:
             return Posterior(h, None)
@@ -240,8 +277,26 @@ class CVAE(LatentModel):
     description = "a conditional VAE (the class label enters both the encoder and the decoder)"
 
 
+class GAN(LatentModel):
+    kind = "gan"
+    adversarial = True
+    description = ("a DCGAN generator (trained against a discriminator with the non-saturating loss; it has no "
+                   "encoder, so the codes of real images are found by optimisation: GAN inversion)")
+
+    def discriminator(self) -> Discriminator:
+        """A new, untrained discriminator for this generator (training only)."""
+        return Discriminator(self.config, self.config.num_classes if self.conditional else 0)
+
+
+class CGAN(GAN):
+    kind = "cgan"
+    conditional = True
+    description = ("a conditional DCGAN generator (the class label enters both the generator and the "
+                   "discriminator; no encoder: codes of real images come from GAN inversion)")
+
+
 # kind -> class, in the order the CLI and the errors list them. config.py reads it lazily (config.model_kind).
-MODEL_KINDS: dict[str, type[LatentModel]] = {cls.kind: cls for cls in (AE, VAE, CVAE)}
+MODEL_KINDS: dict[str, type[LatentModel]] = {cls.kind: cls for cls in (AE, VAE, CVAE, GAN, CGAN)}
 
 
 def build_model(config: ModelConfig) -> LatentModel:

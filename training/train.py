@@ -239,6 +239,11 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
             raise ckpt.ModelLoadError(f"nothing to resume in {out}: {ckpt.STATE_JSON} is missing. "
                                       "Start afresh without --resume.")
         saved = ckpt.read_config(out)
+        saved_kind = saved["model"].get("kind")
+        if saved_kind != model_cfg.kind:
+            raise ConfigError(f"{out} holds the training state of a {saved_kind} run, so a {model_cfg.kind} run "
+                              f"cannot resume it. Resume it with --kind {saved_kind}, or train the {model_cfg.kind} "
+                              "afresh into a new --out folder.")
         model_cfg = ModelConfig.from_dict(saved["model"])
         cfg = TrainConfig.from_dict({**saved["train"], "epochs": cfg.epochs, "device": cfg.device})
         history = ckpt.read_json(out / "history.json", {"epochs": []})["epochs"]
@@ -252,6 +257,10 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
 
     if cfg.precision == "bf16":
         _check_bf16(device, log)
+    if model_cfg.adversarial:
+        from .gan import train_gan
+        return train_gan(model_cfg, cfg, out, data, device, resume=resume, history=history, progress=progress,
+                         log=log)
     torch.manual_seed(cfg.seed)
     model = build_model(model_cfg).to(device)
     opt = _adamw(model, cfg, device)
