@@ -31,26 +31,20 @@ import math
 import shlex
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from training import ConfigError, ModelConfig, ModelLoadError, TrainConfig, load_dataset, load_model
+from training import checkpoint as ckpt
+from training.data import Dataset, Split
+from training.evaluate import METRICS_NAME, _batches, evaluate
+from training.judge import (SmallCNN, accuracy, classify, fd_floor, frechet_distance,  # noqa: F401
+                            frechet_from_stats, judge, judges_dir, sample_features)
+from training.models import LatentModel
+
 REPO = Path(__file__).resolve().parents[1]
-
-# The judge classifier sits next to this file: `python benchmarks/quality.py` imports from benchmarks/ first (the
-# script's folder), while the tests import this file as benchmarks.quality.
-if __package__:
-    from .classifier import SmallCNN, accuracy, classify, load_or_train
-else:
-    from classifier import SmallCNN, accuracy, classify, load_or_train
-
-from training import ConfigError, ModelConfig, ModelLoadError, TrainConfig, load_dataset, load_model  # noqa: E402
-from training import checkpoint as ckpt  # noqa: E402
-from training.data import Dataset, Split  # noqa: E402
-from training.evaluate import METRICS_NAME, _batches, evaluate  # noqa: E402
-from training.models import LatentModel  # noqa: E402
 
 DATASETS = ("mnist", "fashion-mnist")
 KINDS = ("ae", "vae", "cvae")
@@ -70,54 +64,9 @@ TARGETS = {
 # ---------------------------------------------------------------------------------------------------------------
 # The measures: plain functions on tensors (tests/test_quality_bench.py calls them).
 
-def frechet_distance(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
-    """Fréchet distance between Gaussians fitted to two feature sets a (N, D) and b (M, D), in float64.
-
-    ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)), as in FID (Heusel et al. 2017).
-    """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    return frechet_from_stats(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
-
-
-def frechet_from_stats(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:
-    """Fréchet distance between N(mu1, s1) and N(mu2, s2); means (D,), covariances (D, D)."""
-    from scipy import linalg
-
-    s1, s2 = np.atleast_2d(s1), np.atleast_2d(s2)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", linalg.LinAlgWarning)
-        covmean = linalg.sqrtm(s1 @ s2)
-    if caught or not np.isfinite(covmean).all():
-        # A singular product (e.g. classifier units that are zero for every image, after the ReLU): nudge the
-        # diagonals so the square root is well defined, as pytorch-fid does. Changes the distance by ~1e-6 * D.
-        eps = 1e-6 * np.eye(len(s1))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", linalg.LinAlgWarning)
-            covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
-    covmean = np.real(covmean)  # tiny imaginary parts are numerical noise
-    diff = mu1 - mu2
-    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean))
-
-
-@torch.inference_mode()
-def prior_sample_features(model: LatentModel, classifier: SmallCNN, n: int, labels: torch.Tensor | None = None,
-                          *, seed: int = 0, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Decode n codes z ~ N(0, I) (with class labels (n,) for a cvae) and classify the pixel probabilities.
-
-    Returns (predicted class (n,), classifier features (n, F) float64). Batches keep memory at one batch of images.
-    """
-    model.eval()
-    gen = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-    preds, feats = [], []
-    for i in range(0, n, batch_size):
-        m = min(batch_size, n - i)
-        y = None if labels is None else labels[i:i + m]
-        images = model.sample(m, y, generator=gen).float().cpu()                # (m, 1, 28, 28) in [0, 1]
-        p, f = classify(classifier, images, batch_size)
-        preds.append(p)
-        feats.append(f)
-    return torch.cat(preds), torch.cat(feats)
+# frechet_distance, frechet_from_stats and the prior samples' features are training.judge's, so that
+# `python -m training evaluate` measures the same distances; prior_sample_features is the name used here.
+prior_sample_features = sample_features
 
 
 def sample_accuracy(model: LatentModel, classifier: SmallCNN, n_per_class: int, *, seed: int = 0,
@@ -252,13 +201,11 @@ def run_dataset(name: str, data_dir: str, args, log=print) -> dict:
     rows: list[dict] = []
 
     # The classifier, and the features of the real test images every FD compares against.
-    clf = load_or_train(args.cache / f"classifier-{name}.safetensors", data.train, len(data.class_names),
-                        epochs=q["clf_epochs"][name], log=log)
+    clf = judge(name, data, which="smallcnn", cache_dir=args.judge_cache, epochs=q["clf_epochs"][name], log=log)
     clf_acc = accuracy(clf, test)
     _, test_feats = classify(clf, test.float_images())
     n_ref = min(len(test), len(data.train))
-    _, train_feats = classify(clf, Split(data.train.images[:n_ref], data.train.labels[:n_ref]).float_images())
-    fd_real = frechet_distance(train_feats, test_feats)
+    fd_real = fd_floor(clf, data, test)
     res["classifier"] = {"test_accuracy": clf_acc, "fd_train_vs_test": fd_real, "epochs": q["clf_epochs"][name]}
     rows.append(_row("classifier test accuracy", clf_acc, f"~{tg['classifier_expected']} expected", None, "{:.4f}"))
     rows.append(_row(f"FD real train vs test ({n_ref}) (floor)", fd_real, "informative"))
@@ -460,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="tiny settings (2,000 training images, 500 test images, k=4, 1 epoch): a smoke test")
     p.add_argument("--cache", default=str(REPO / "benchmarks" / ".cache"),
                    help="where the baseline and classifier are cached (default %(default)s)")
+    p.add_argument("--judge-cache", default=None,
+                   help="where the judges are cached (default: the training package's, %s, which "
+                        "`python -m training evaluate` reads too; with --quick, <cache>/quick/judges)" % judges_dir())
     p.add_argument("--json", default=None, help="write the figures here (default benchmarks/results/quality.json; "
                                                 "with --quick, <cache>/quick/quality.json); '' to skip")
     p.add_argument("--seed", type=int, default=0, help="seed of the prior samples")
@@ -477,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     args.settings = QUICK if args.quick else FULL
     args.cache = Path(args.cache) / ("quick" if args.quick else "")
     args.assets = Path(args.assets)
+    args.judge_cache = (Path(args.judge_cache) if args.judge_cache else
+                        args.cache / "judges" if args.quick else judges_dir())
     if args.json is None:
         args.json = str(args.cache / "quality.json") if args.quick else str(REPO / "benchmarks" / "results" /
                                                                               "quality.json")

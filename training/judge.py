@@ -1,0 +1,291 @@
+"""Judges of sample quality: CNN classifiers trained on the real training images of a dataset.
+
+A judge labels decoded samples (is a sample drawn for class c recognisably a c? which classes does a GAN cover?)
+and gives the features for the Fréchet distance between samples and the real test images (its penultimate layer).
+`python -m training evaluate` and benchmarks/quality.py use the same judges from the same cache, so they print the
+same distances:
+
+    judge(name, data, which="smallcnn")  -> the cached judge of that dataset, trained on data.train when missing
+    sample_features(model, judge, n)     -> (labels (n,), features (n, F)) of n prior samples of any model
+    fd_floor(judge, data)                -> Fréchet distance of real training images vs the test images
+    frechet_distance(a, b)               -> Fréchet distance of two feature sets
+
+Two designs (JUDGES): "smallcnn", the standard small MNIST CNN (128 features), and "widecnn", a wider CNN with
+batch norm and global average pooling (256 features), a second opinion of another design. Weights are cached as
+safetensors with their training settings in the metadata (never pickled); a file made with other settings, or
+on other images, is retrained.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import checkpoint as ckpt
+from .data import Dataset, Split
+
+ARCH_VERSION = "smallcnn-v1"  # bump when SmallCNN changes, so cached weights are retrained
+
+
+class SmallCNN(nn.Module):
+    """conv(32) -> pool -> conv(64) -> pool -> dropout -> fc(feature_dim) -> dropout -> fc(num_classes).
+
+    The standard MNIST CNN, with padded convolutions and two poolings so it runs quickly on a CPU.
+    """
+
+    def __init__(self, num_classes: int = 10, feature_dim: int = 128):
+        super().__init__()
+        self.convs = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),    # (B, 32, 14, 14)
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # (B, 64, 7, 7)
+        )
+        self.drop1 = nn.Dropout(0.25)
+        self.fc = nn.Linear(64 * 7 * 7, feature_dim)
+        self.drop2 = nn.Dropout(0.5)
+        self.head = nn.Linear(feature_dim, num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, 1, 28, 28) in [0, 1] -> penultimate activations (B, feature_dim)."""
+        return F.relu(self.fc(self.drop1(self.convs(x).flatten(1))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, 1, 28, 28) in [0, 1] -> class logits (B, num_classes)."""
+        return self.head(self.drop2(self.features(x)))
+
+
+class WideCNN(nn.Module):
+    """Three 3x3 conv blocks of 64, 128, 256 channels, each conv (stride 2) -> batch norm -> ReLU, then global
+    average pooling (the features, 256 per image) and a dense head with dropout.
+
+    (B, 1, 28, 28) -> (B, 64, 14, 14) -> (B, 128, 7, 7) -> (B, 256, 4, 4) -> GAP (B, 256) -> (B, num_classes).
+    Strided convolutions rather than pooling keep a training epoch on 60,000 images short on a 2-core CPU.
+    """
+
+    def __init__(self, num_classes: int = 10, channels: tuple[int, ...] = (64, 128, 256)):
+        super().__init__()
+        layers, c_in = [], 1
+        for c in channels:
+            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
+            c_in = c
+        self.convs = nn.Sequential(*layers)
+        self.drop = nn.Dropout(0.3)
+        self.head = nn.Linear(c_in, num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, 1, 28, 28) in [0, 1] -> globally average-pooled activations (B, 256)."""
+        return self.convs(x).mean((2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, 1, 28, 28) in [0, 1] -> class logits (B, num_classes)."""
+        return self.head(self.drop(self.features(x)))
+
+
+# which -> (class, arch version stamped in the cache, training recipe). Bump a version when its class changes.
+# "epochs": per dataset name, "default" for any other (an image folder). "schedule": constant lr, or "onecycle".
+JUDGES = {
+    "smallcnn": (SmallCNN, ARCH_VERSION,
+                 {"epochs": {"mnist": 15, "fashion-mnist": 10, "default": 10}, "lr": 1e-3, "schedule": "constant"}),
+    "widecnn": (WideCNN, "widecnn-v1",
+                {"epochs": {"mnist": 6, "fashion-mnist": 6, "default": 6}, "lr": 3e-3, "schedule": "onecycle"}),
+}
+
+
+def _judge_spec(which: str):
+    if which not in JUDGES:
+        raise ValueError(f"judge {which!r} is unknown; use one of {', '.join(JUDGES)}.")
+    return JUDGES[which]
+
+
+def default_epochs(which: str, dataset_name: str) -> int:
+    """The epochs a judge trains for on this dataset (its recipe in JUDGES)."""
+    epochs = _judge_spec(which)[2]["epochs"]
+    return epochs.get(dataset_name, epochs["default"])
+
+
+@torch.inference_mode()
+def classify(classifier: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """images (N, 1, 28, 28) float in [0, 1] -> (predicted class (N,) int64, features (N, feature_dim) float64)."""
+    classifier.eval()
+    preds, feats = [], []
+    for i in range(0, len(images), batch_size):
+        f = classifier.features(images[i:i + batch_size])
+        preds.append(classifier.head(f).argmax(1))
+        feats.append(f.double())
+    return torch.cat(preds), torch.cat(feats)
+
+
+def accuracy(classifier: nn.Module, split: Split) -> float:
+    """The share of the split's images the classifier labels correctly."""
+    preds, _ = classify(classifier, split.float_images())
+    return float((preds == split.labels).double().mean())
+
+
+def train_classifier(train: Split, num_classes: int, *, epochs: int = 4, batch_size: int = 128, lr: float | None = None,
+                     seed: int = 0, which: str = "smallcnn", log=print) -> nn.Module:
+    """Adam on cross-entropy over the real training images (uint8 (N, 28, 28)); returns the judge in eval mode.
+
+    The learning rate and its schedule come from the judge's recipe in JUDGES unless `lr` is given.
+    """
+    cls, _, recipe = _judge_spec(which)
+    lr = recipe["lr"] if lr is None else lr
+    torch.manual_seed(seed)
+    model = cls(num_classes)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    n = len(train)
+    steps = math.ceil(n / batch_size)
+    sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps)
+             if recipe["schedule"] == "onecycle" else None)
+    gen = torch.Generator().manual_seed(seed)
+    for epoch in range(epochs):
+        t0, total = time.time(), 0.0
+        model.train()
+        perm = torch.randperm(n, generator=gen)
+        for b in range(steps):
+            idx = perm[b * batch_size:(b + 1) * batch_size]
+            x = train.images[idx].unsqueeze(1).float().div_(255)   # (B, 1, 28, 28)
+            loss = F.cross_entropy(model(x), train.labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            total += loss.item() * len(idx)
+        log(f"  {which} epoch {epoch + 1}/{epochs}: train loss {total / n:.4f}  {time.time() - t0:.0f}s")
+    return model.eval()
+
+
+def images_fingerprint(split: Split) -> str:
+    """A short hash of a split's images and labels: a judge cached for other images is retrained."""
+    h = hashlib.sha1(split.images.contiguous().numpy().tobytes())
+    h.update(split.labels.contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def load_or_train(path: str | Path, train: Split, num_classes: int, *, epochs: int = 4, seed: int = 0,
+                  which: str = "smallcnn", fingerprint: bool = False, log=print) -> nn.Module:
+    """The cached judge at `path` (a .safetensors file) if it was trained with these settings, else train it.
+
+    The settings live in the file's metadata; a file made with other settings (or an older design) is retrained.
+    With `fingerprint`, a hash of the training images is one of the settings.
+    """
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_file
+
+    cls, version, _ = _judge_spec(which)
+    path = Path(path)
+    settings = {"arch": version, "num_classes": str(num_classes), "epochs": str(epochs), "seed": str(seed),
+                "train_images": str(len(train))}
+    if fingerprint:
+        settings["images_sha1"] = images_fingerprint(train)
+    if path.is_file():
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+            if all(meta.get(k) == v for k, v in settings.items()):
+                model = cls(num_classes)
+                model.load_state_dict(load_file(str(path)))
+                return model.eval()
+            log(f"  {path}: made with other settings ({json.dumps(meta)}); retraining")
+        except (SafetensorError, OSError, RuntimeError) as e:
+            log(f"  {path}: unreadable ({e}); retraining")
+    log(f"  training the {which} judge on {len(train)} images, {epochs} epochs -> {path}")
+    t0 = time.time()
+    model = train_classifier(train, num_classes, epochs=epochs, seed=seed, which=which, log=log)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The state dict includes batch norm's running statistics, so the cached judge equals the trained one.
+    ckpt.save_tensors(path, model.state_dict(), metadata={**settings, "seconds": f"{time.time() - t0:.0f}"})
+    return model
+
+
+def judges_dir() -> Path:
+    """Where judges are cached by default: <training cache>/judges (VAE_EXPLORER_CACHE, else ~/.cache/vae-explorer)."""
+    from .data import cache_dir
+    return cache_dir() / "judges"
+
+
+def judge(dataset_name: str, data: Dataset, *, which: str = "smallcnn", cache_dir: str | Path | None = None,
+          epochs: int | None = None, log=print) -> nn.Module:
+    """The judge `which` of this dataset, trained on data.train (and cached) when no cached one matches.
+
+    The file is <cache_dir>/<dataset_name>-<which>.safetensors (default cache_dir: judges_dir()); its metadata holds
+    the design, epochs, seed, number of training images and a hash of them, so a judge of other data or settings
+    is retrained in place rather than used. Epochs default to the recipe's (default_epochs).
+    """
+    epochs = default_epochs(which, dataset_name) if epochs is None else epochs
+    folder = judges_dir() if cache_dir is None else Path(cache_dir)
+    return load_or_train(folder / f"{dataset_name}-{which}.safetensors", data.train, len(data.class_names),
+                         epochs=epochs, which=which, fingerprint=True, log=log)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The measures
+
+def frechet_distance(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets a (N, D) and b (M, D), in float64.
+
+    ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)), as in FID (Heusel et al. 2017).
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return frechet_from_stats(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+
+
+def frechet_from_stats(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:
+    """Fréchet distance between N(mu1, s1) and N(mu2, s2); means (D,), covariances (D, D)."""
+    from scipy import linalg
+
+    s1, s2 = np.atleast_2d(s1), np.atleast_2d(s2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(s1 @ s2)
+    if caught or not np.isfinite(covmean).all():
+        # A singular product (e.g. classifier units that are zero for every image, after the ReLU): nudge the
+        # diagonals so the square root is well defined, as pytorch-fid does. Changes the distance by ~1e-6 * D.
+        eps = 1e-6 * np.eye(len(s1))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", linalg.LinAlgWarning)
+            covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
+    covmean = np.real(covmean)  # tiny imaginary parts are numerical noise
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean))
+
+
+@torch.inference_mode()
+def sample_features(model: nn.Module, judge: nn.Module, n: int, labels: torch.Tensor | None = None, seed: int = 0,
+                    *, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw n prior samples of `model` (anything with sample(n, y, generator=...) -> (n, 1, 28, 28) in [0, 1]; class
+    labels (n,) for a conditional model) and let the judge label them.
+
+    Returns (predicted class (n,) int64, judge features (n, F) float64). The codes come from a generator seeded with
+    `seed`; batches keep memory at one batch of images.
+    """
+    model.eval()
+    gen = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    preds, feats = [], []
+    for i in range(0, n, batch_size):
+        m = min(batch_size, n - i)
+        y = None if labels is None else labels[i:i + m]
+        images = model.sample(m, y, generator=gen).float().cpu()                # (m, 1, 28, 28) in [0, 1]
+        p, f = classify(judge, images, batch_size)
+        preds.append(p)
+        feats.append(f)
+    return torch.cat(preds), torch.cat(feats)
+
+
+def fd_floor(judge: nn.Module, data: Dataset, test: Split | None = None) -> float:
+    """Fréchet distance between real training images and the test images (data.test, or `test`), in the judge's
+    features: what a perfect generator would score. The first min(len(test), len(train)) training images are used,
+    so both sets have the same size."""
+    test = data.test if test is None else test
+    n = min(len(test), len(data.train))
+    _, train_feats = classify(judge, Split(data.train.images[:n], data.train.labels[:n]).float_images())
+    _, test_feats = classify(judge, test.float_images())
+    return frechet_distance(train_feats, test_feats)
