@@ -235,6 +235,12 @@ def read_info(folder: Path) -> ModelInfo:
         if not isinstance(m, dict) or "kind" not in m:
             raise ValueError(f"{folder / 'config.json'} has no 'model' section with a 'kind'; it was not written "
                              "by the training package.")
+        spec = backend_spec(m.get("kind"))
+        lacking = [k for k in (spec.config_keys if spec else ()) if k not in m]
+        if lacking:
+            raise ValueError(f"{folder / 'config.json'} lacks {', '.join(lacking)} in its 'model' section, which a "
+                             f"{m.get('kind')} needs to rebuild its network; copy config.json from the training run "
+                             "that made model.safetensors.")
         metrics = _read_json(folder / METRICS_NAME)
         return ModelInfo(name=name, folder=folder, kind=m.get("kind"), dataset=(cfg.get("data") or {}).get("dataset"),
                          latent_dim=m.get("latent_dim"), arch=m.get("arch"),

@@ -14,11 +14,26 @@ def _autoencoder(folder: Path) -> Backend:
     return AutoencoderBackend.load(folder)
 
 
+def _gan(folder: Path) -> Backend:
+    from .gan import GanBackend  # imports torch and training
+    return GanBackend.load(folder)
+
+
+# What a GAN folder's config.json must say for its generator to be rebuilt (training.models.ConvDecoder): without
+# these the defaults would build another network, and the weights would not fit it.
+GENERATOR_KEYS = ("arch", "latent_dim", "conv_channels", "conv_hidden", "dense_batch_norm")
+
 # The explorer's kind table: what each kind of the training package can do.
 register_backend(BackendSpec("ae", "autoencoder (AE)", Capabilities(encode=True), _autoencoder))
 register_backend(BackendSpec("vae", "variational autoencoder (VAE)",
                              Capabilities(encode=True, prior=True, kl=True), _autoencoder))
 register_backend(BackendSpec("cvae", "conditional VAE (CVAE)",
                              Capabilities(encode=True, prior=True, conditional=True, kl=True), _autoencoder))
+register_backend(BackendSpec("gan", "generative adversarial network (GAN)",
+                             Capabilities(encode=False, prior=True, kl=False, invert=True), _gan, GENERATOR_KEYS))
+register_backend(BackendSpec("cgan", "conditional GAN (CGAN)",
+                             Capabilities(encode=False, prior=True, conditional=True, kl=False, invert=True), _gan,
+                             GENERATOR_KEYS + ("num_classes",)))
 
-__all__ = ["BACKENDS", "Backend", "BackendSpec", "Capabilities", "backend_spec", "reason", "register_backend"]
+__all__ = ["BACKENDS", "GENERATOR_KEYS", "Backend", "BackendSpec", "Capabilities", "backend_spec", "reason",
+           "register_backend"]

@@ -1,4 +1,5 @@
-"""The backend of the training package's AE, VAE and CVAE models (training.LatentModel).
+"""The backends of the training package's models (training.LatentModel): TorchBackend has what every model of the
+package does (decode, sample, generate), AutoencoderBackend adds an AE / VAE / CVAE's encoder; the GAN's is in gan.py.
 
 Numpy in, numpy out: every call is one small forward pass under torch.inference_mode(), on codes and images that
 the tools have already checked (explorer.validation). Shapes: z (N, D) float32; images (N, 28, 28) float32 in
@@ -14,20 +15,24 @@ import torch
 from .base import Capabilities
 
 
-class AutoencoderBackend:
-    """A training.LatentModel in eval mode behind the Backend protocol (explorer.backends.base)."""
+class TorchBackend:
+    """A training.LatentModel in eval mode: decoding, prior samples and labelled data sets. Subclasses set
+    `capabilities` in `_capabilities` from what the model is."""
 
     def __init__(self, model):
         self.model = model
-        self.capabilities = Capabilities(encode=True, prior=model.stochastic, conditional=model.conditional,
-                                         kl=model.stochastic, modality="image")
+        self.capabilities = self._capabilities(model)
         self.latent_dim = model.latent_dim
         self.num_classes = model.num_classes
         self.class_names = list(model.class_names)
         self.output_shape = tuple(model.config.image_shape[1:])  # (28, 28): one channel
 
+    @staticmethod
+    def _capabilities(model) -> Capabilities:
+        raise NotImplementedError
+
     @classmethod
-    def load(cls, folder: str | Path) -> "AutoencoderBackend":
+    def load(cls, folder: str | Path) -> "TorchBackend":
         """Load config.json + model.safetensors (training.load_model: checked, never unpickled)."""
         from training import load_model
 
@@ -37,7 +42,7 @@ class AutoencoderBackend:
         return cls(load_model(folder))
 
     @classmethod
-    def untrained(cls, seed: int, **kwargs) -> "AutoencoderBackend":
+    def untrained(cls, seed: int, **kwargs) -> "TorchBackend":
         """An untrained model of the training package (training.create_model(**kwargs)), its weights initialised
         from `seed`, in eval mode: the tiny synthetic folders of explorer.testing."""
         from training import create_model
@@ -60,6 +65,39 @@ class AutoencoderBackend:
             x = self.model.decode(torch.from_numpy(zs), self._labels(labels, zs.shape[0]))  # (N, 1, 28, 28)
         return x[:, 0].float().numpy()
 
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        """(n, D) float32 codes z ~ N(0, I) from a torch generator seeded with `seed` (same seed, same codes)."""
+        g = torch.Generator().manual_seed(seed)
+        return torch.randn(n, self.latent_dim, generator=g).numpy()
+
+    def generate(self, labels, seed: int, batch: int, progress=None) -> np.ndarray:
+        """Prior samples decoded as the given classes: labels (N,) -> (N, 28, 28) uint8.
+
+        One generator seeded with `seed` draws the codes batch by batch (`batch` at a time, so memory stays
+        bounded); progress(done, total) is called after each batch."""
+        labels = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+        n = labels.shape[0]
+        g = torch.Generator().manual_seed(seed)
+        out = np.empty((n, *self.output_shape), np.uint8)
+        with torch.inference_mode():
+            for start in range(0, n, batch):
+                stop = min(n, start + batch)
+                z = torch.randn(stop - start, self.latent_dim, generator=g)
+                x = self.model.decode(z, labels[start:stop] if self.num_classes else None)  # (B, 1, 28, 28)
+                out[start:stop] = x[:, 0].mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()
+                if progress is not None:
+                    progress(stop, n)
+        return out
+
+
+class AutoencoderBackend(TorchBackend):
+    """An AE, VAE or CVAE (training.LatentModel with an encoder) behind the Backend protocol (explorer.backends.base)."""
+
+    @staticmethod
+    def _capabilities(model) -> Capabilities:
+        return Capabilities(encode=True, prior=model.stochastic, conditional=model.conditional, kl=model.stochastic,
+                            modality="image")
+
     def _posterior(self, images, labels):
         """(N, 28, 28) float in [0, 1] -> the model's Posterior (mu, logvar) as tensors; call under inference_mode."""
         x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))[:, None]  # (N, 1, 28, 28)
@@ -74,11 +112,6 @@ class AutoencoderBackend:
     def encode_mean(self, images, labels=None) -> np.ndarray:
         """(N, 28, 28) -> (N, D) posterior means (the codes of an AE)."""
         return self.encode(images, labels)[0]
-
-    def sample(self, n: int, seed: int) -> np.ndarray:
-        """(n, D) float32 codes z ~ N(0, I) from a torch generator seeded with `seed` (same seed, same codes)."""
-        g = torch.Generator().manual_seed(seed)
-        return torch.randn(n, self.latent_dim, generator=g).numpy()
 
     def kl_per_dim(self, images, labels=None) -> np.ndarray:
         """Average KL(q(z | x) || N(0, I)) of each latent dimension over the images: (D,) float64 nats."""
@@ -100,22 +133,3 @@ class AutoencoderBackend:
             recon = bce_per_image(self.model.decode_logits(mu, y), x)                      # (C,)
             kl = kl_per_image(mu, logvar) if logvar is not None else torch.zeros(n)        # (C,)
         return recon.float().numpy(), kl.float().numpy()
-
-    def generate(self, labels, seed: int, batch: int, progress=None) -> np.ndarray:
-        """Prior samples decoded as the given classes: labels (N,) -> (N, 28, 28) uint8.
-
-        One generator seeded with `seed` draws the codes batch by batch (`batch` at a time, so memory stays
-        bounded); progress(done, total) is called after each batch."""
-        labels = torch.as_tensor(np.asarray(labels, dtype=np.int64))
-        n = labels.shape[0]
-        g = torch.Generator().manual_seed(seed)
-        out = np.empty((n, *self.output_shape), np.uint8)
-        with torch.inference_mode():
-            for start in range(0, n, batch):
-                stop = min(n, start + batch)
-                z = torch.randn(stop - start, self.latent_dim, generator=g)
-                x = self.model.decode(z, labels[start:stop] if self.num_classes else None)  # (B, 1, 28, 28)
-                out[start:stop] = x[:, 0].mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()
-                if progress is not None:
-                    progress(stop, n)
-        return out

@@ -4,7 +4,8 @@ A backend wraps one trained model behind numpy in, numpy out methods; it is the 
 torch. Tabs and tools never ask for a kind by name: they ask the model's `Capabilities`, which this table gives
 from the kind alone (config.json), before any weights are loaded and without importing torch.
 
-    register_backend(BackendSpec("my-gan", "GAN", Capabilities(encode=False, prior=True), load=my_loader))
+    register_backend(BackendSpec("my-gan", "GAN", Capabilities(encode=False, prior=True, invert=True),
+                                 load=my_loader))
 
 adds a kind; docs/adding-a-model.md walks through one.
 """
@@ -24,11 +25,17 @@ class Capabilities:
     prior: bool = False        # z ~ N(0, I) decodes to a typical output (a plain AE has no prior)
     conditional: bool = False  # the decoder takes a class id (the class picker)
     kl: bool = False           # a KL term per latent dimension (how much each one is used; per-class ELBO)
+    invert: bool = False       # no encoder, but the code of a picture can be found by optimisation (GAN inversion)
     modality: str = "image"    # what the decoder makes: explorer.modalities has its renderer
 
     def lacks(self, *needs: str) -> list[str]:
         """The names in `needs` this model does not have, e.g. lacks("encode") -> ["encode"] for a GAN."""
         return [n for n in needs if not getattr(self, n)]
+
+    @property
+    def code_of_picture(self) -> bool:
+        """A picture can be given a code: by the encoder, or by inversion (a GAN)."""
+        return self.encode or self.invert
 
 
 # Why a tab or action is off, per missing capability: one line the page shows in its place.
@@ -37,6 +44,8 @@ REASONS = {
     "prior": "this model has no prior to sample from",
     "conditional": "this model takes no class",
     "kl": "this model has no KL term",
+    "invert": "this model cannot search for the code of a picture (it has no generator to invert)",
+    "code_of_picture": "this model has no encoder and cannot be inverted, so it cannot turn a picture into a code",
 }
 
 
@@ -69,6 +78,8 @@ class BackendSpec:
     label: str                         # what the page calls it, e.g. "variational autoencoder (VAE)"
     capabilities: Capabilities
     load: Callable[[Path], Backend]    # model folder -> backend; imports torch (and training) only when called
+    config_keys: tuple = ()            # keys config.json's "model" section must hold (else the folder is listed with
+                                       # an error, before any loading): e.g. a generator's layer sizes
 
 
 BACKENDS: dict[str, BackendSpec] = {}
