@@ -17,9 +17,11 @@ from ..style import STRIP_CSS
 TITLE = "Traversal grid"
 NEEDS = ()
 HELP = """**Traversal grid.** One row per latent dimension: that dimension takes the values −3 … 3 while the rest
-of the current z stays as it is. Rows are ordered by how much the model uses each dimension (its average KL, the
-nats it costs to encode); a dimension with KL near zero is one the decoder ignores, so its row is flat. Counting the
-rows that change gives the model's *active units*."""
+of the current z stays as it is. Rows are ordered by how much the model uses each dimension. A VAE or CVAE: by its
+average KL, the nats it costs to encode; a dimension with KL near zero is one the decoder ignores, so its row is
+flat, and counting the rows that change gives the model's *active units*. A GAN has no KL term, so its rows are
+ordered by how much each dimension changes the image: the mean absolute pixel change along the sweep, measured on
+the grid you see. A plain AE: by the variance of its test codes."""
 GRID_CSS = """
 .xp-grid { border-collapse:collapse; margin:0 auto; width:auto !important; border:none !important; }
 .xp-grid th, .xp-grid td, .xp-grid tr { border:none !important; background:none !important; }
@@ -61,9 +63,9 @@ def reset(ctx: PageContext, t: TraversalTab, info) -> dict:
 
 def traversal_html(result: dict) -> str:
     """One table row per dimension: its label and its 9 images as one PNG (fewer, larger images are faster)."""
-    cols = "".join(f"<th>{v}</th>" for v in (["-3", "", "", "", "0", "", "", "", "3"]
-                                              if result["measure"] == "KL" else
-                                              ["-3σ", "", "", "", "mean", "", "", "", "+3σ"]))
+    n = len(result["columns"])  # the ends and the middle are labelled: -3 / 0 / 3, or -3σ / mean / +3σ
+    cols = "".join(f"<th>{html.escape(c) if i in (0, n // 2, n - 1) else ''}</th>"
+                   for i, c in enumerate(result["columns"]))
     body = []
     for row, imgs in zip(result["rows"], result["images"]):
         uri = png_data_uri(sheet(imgs, nrow=len(imgs), padding=2))
