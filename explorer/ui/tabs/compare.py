@@ -1,7 +1,9 @@
-"""AE vs VAE vs CVAE tab: the same prior codes decoded by the three models of one dataset.
+"""AE vs VAE vs CVAE vs GAN tab: the same 80 prior codes decoded by the models of one dataset, each with its map
+(the codes marked) and its figures (Fréchet distance, mode coverage, reconstruction error) under its grid.
 
-Element ids: tab-compare, compare-dataset, compare-seed, compare-button, compare-why, compare-title-{ae,vae,cvae},
-compare-grid-{ae,vae,cvae}, compare-map-{ae,vae,cvae}, compare-metrics.
+Element ids: tab-compare, compare-dataset, compare-seed, compare-button, compare-lesson, compare-why,
+compare-title-{ae,vae,cvae,gan}, compare-grid-{ae,vae,cvae,gan}, compare-map-{ae,vae,cvae,gan},
+compare-figures-{ae,vae,cvae,gan}, compare-source, compare-metrics.
 """
 from __future__ import annotations
 
@@ -15,11 +17,13 @@ from ...tools import compare as tool
 from ...validation import validate_seed
 from ..context import BLANK, FAST, PageContext, friendly
 
-TITLE = "AE vs VAE vs CVAE"
+TITLE = "AE vs VAE vs CVAE vs GAN"
 NEEDS = ()
-HELP = """**AE vs VAE vs CVAE.** The same random codes z ~ N(0, I) (same seed) decoded by the three models
-trained on one dataset; the CVAE decodes row r as class r. Below each grid: its PCA map of the test codes, with
-the 80 random codes drawn as black crosses, and the models' test figures from metrics.json."""
+HELP = """**AE vs VAE vs CVAE vs GAN.** The same 80 random codes z ~ N(0, I) (same seed; a model with fewer
+latent dimensions takes the first ones of each code) decoded by the models trained on one dataset; the CVAE decodes
+row r as class r. Below each grid: its PCA map of the test codes, with the 80 random codes drawn as black crosses,
+and its Fréchet distance, mode coverage and reconstruction error; below them all, the test figures of
+metrics.json."""
 SHEET_TEMPLATE = '<img class="xp-sheet" src="${value}" alt="${alt}"><div class="xp-caption">${caption}</div>'
 SHEET_CSS = """.xp-sheet { display:block; width:100%; max-width:340px; margin:0 auto; image-rendering:pixelated;
                         border-radius:4px; background:#fff; }"""
@@ -31,7 +35,7 @@ class CompareTab:
     dataset: gr.Radio
     seed: gr.Number
     button: gr.Button
-    columns: dict    # kind -> (title, grid, map)
+    columns: dict    # kind -> (title, grid, map, figures)
     metrics: gr.Markdown
 
 
@@ -52,6 +56,7 @@ def layout(ctx: PageContext) -> CompareTab:
             seed = gr.Number(0, label="Seed of the random codes", precision=0, minimum=0, elem_id="compare-seed",
                              scale=1, min_width=160)
             button = gr.Button("New codes (next seed)", elem_id="compare-button", scale=1, min_width=160, size="md")
+        gr.Markdown(f"**The lesson:** {tool.LESSON}", elem_id="compare-lesson")
         gr.Markdown(f"**Why the AE fails here:** {tool.WHY_AE_DEGRADES}", elem_id="compare-why")
         columns = {}
         with gr.Row(equal_height=False):
@@ -60,14 +65,19 @@ def layout(ctx: PageContext) -> CompareTab:
                     title = gr.Markdown(f"**{kind.upper()}**", elem_id=f"compare-title-{kind}")
                     # Fixed captions: events send plain values (a property update makes gradio copy the component
                     # for the session).
-                    rows = ": row r is class r" if backend_spec(kind).capabilities.conditional else ""
+                    caps = backend_spec(kind).capabilities
+                    rows = ": row r is class r" if caps.conditional else ""
+                    codes = ("the test images' codes, found by inversion" if caps.invert and not caps.encode else
+                             "the test codes")
                     grid = gr.HTML(BLANK, html_template=SHEET_TEMPLATE, alt=f"{kind} samples",
                                    caption=f"Decoded from z ~ N(0, I){rows}",
                                    elem_id=f"compare-grid-{kind}", js_on_load=None, css_template=SHEET_CSS)
                     cmap = gr.HTML(BLANK, html_template=SHEET_TEMPLATE, alt=f"{kind} latent map",
-                                   caption="PCA map of the test codes; black crosses: the random codes",
+                                   caption=f"PCA map of {codes}; black crosses: the random codes",
                                    elem_id=f"compare-map-{kind}", js_on_load=None, css_template=SHEET_CSS)
-                columns[kind] = (title, grid, cmap)
+                    figures = gr.Markdown("", elem_id=f"compare-figures-{kind}")
+                columns[kind] = (title, grid, cmap, figures)
+        gr.Markdown(f"<small>{tool.SOURCE}</small>", elem_id="compare-source")
         metrics = gr.Markdown("", elem_id="compare-metrics")
     return CompareTab(tab, dataset, seed, button, columns, metrics)
 
@@ -87,9 +97,11 @@ def wire(ctx: PageContext, tabs: dict) -> None:
         for kind in tool.KINDS:
             m = res["models"].get(kind)
             if m is None:
-                outs += [f"**{kind.upper()}**: no {kind} model trained on {res['dataset']} is loaded.", BLANK, BLANK]
+                outs += [f"**{kind.upper()}**: no {kind} model trained on {res['dataset']} is loaded.", BLANK, BLANK,
+                         ""]
                 continue
-            outs += [f"**{kind.upper()}** ({m['name']})", png_data_uri(m["grid"]), png_data_uri(m["map"])]
+            outs += [f"**{kind.upper()}** ({m['name']})", png_data_uri(m["grid"]), png_data_uri(m["map"]),
+                     tool.figures_markdown(m["figures"])]
         return [*outs, res["table"]]
 
     outputs = [c for kind in tool.KINDS for c in t.columns[kind]] + [t.metrics]
