@@ -171,7 +171,7 @@ def test_the_tab_shows_four_columns_with_their_figures_and_the_lesson(demo, regi
     fd = registry.info("fake-gan").metrics["fd"]
     assert "through inversion" in by_kind["gan"][3] and f"Fréchet distance: **{fd:.1f}**" in by_kind["gan"][3]
     assert "Fréchet distance: —" in by_kind["ae"][3]
-    assert "| active units |" in outs[-1]
+    assert "| active units |" in outs[-1] and "(through inversion)" in outs[-1].split("| reconstruction")[1]
     shown = {b.elem_id: getattr(b, "value", None) for b in demo.blocks.values() if getattr(b, "elem_id", None)}
     assert compare.LESSON in shown["compare-lesson"] and "sharper" in compare.LESSON
     assert "metrics.json" in shown["compare-source"] and "inversion" in shown["compare-source"]

@@ -180,12 +180,16 @@ def map_thumbnail(lmap: LatentMap, samples: np.ndarray | None = None, size: int 
 
 
 def metrics_table(infos: dict[str, ModelInfo]) -> str:
-    """Markdown table of the metrics.json figures of each model, one column per model."""
+    """Markdown table of the metrics.json figures of each model, one column per model (a GAN's reconstruction
+    labelled as through inversion)."""
     names = list(infos)
     lines = ["| figure | " + " | ".join(f"{infos[n].kind.upper()} ({n})" for n in names) + " |",
              "|---|" + "---|" * len(names)]
+    inverted = {n for n in names if infos[n].capabilities.invert and not infos[n].capabilities.encode}
     for f in FIGURES:
         cells = [f.format((infos[n].metrics or {}).get(f.key)) for n in names]
+        if f.key == "recon":  # a GAN's reconstruction is of the codes an optimiser found
+            cells = [c + (" (through inversion)" if n in inverted and c != "n/a" else "") for n, c in zip(names, cells)]
         lines.append(f"| {f.label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
