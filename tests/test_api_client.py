@@ -57,7 +57,8 @@ def test_decode(served):
 
 def test_reconstruct(served):
     client, registry = served
-    orig, recon, z = client.predict(model="fake-vae", index=7, api_name="/reconstruct")
+    orig, recon, z, info = client.predict(model="fake-vae", index=7, api_name="/reconstruct")
+    assert info["source"] == "encoder"
     loaded = registry.get("fake-vae")
     assert np.array_equal(np.asarray(Image.open(orig).convert("L"))[::10, ::10], loaded.latent_map.images[7])
     assert np.asarray(Image.open(recon)).shape[:2] == (280, 280)

@@ -117,8 +117,10 @@ def test_the_shipped_cvae_classifies_redrawn_test_digits():
 def test_encode_image_api_function(registry, tmp_path):
     f = tmp_path / "seven.png"
     f.write_bytes(png(digit()))
-    prepared, recon, z, ranking = drawing.encode_image(registry, "fake-cvae", {"path": str(f)}, upload_root=tmp_path)
+    prepared, recon, z, ranking, info = drawing.encode_image(registry, "fake-cvae", {"path": str(f)},
+                                                             upload_root=tmp_path)
     assert prepared.shape == recon.shape == (280, 280) and len(z) == D and len(ranking) == 10
+    assert info["source"] == "encoder" and info["label"] == ranking[0]["class_id"] and info["bce"] > 0
     with pytest.raises(InputError, match="unknown model"):
         drawing.encode_image(registry, "nope", {"path": str(f)}, upload_root=tmp_path)
 
@@ -142,8 +144,9 @@ def test_api_encode_image(served, tmp_path):
     client, registry = served
     f = tmp_path / "seven.png"
     f.write_bytes(png(digit()))
-    prepared, recon, z, ranking = client.predict(model="fake-cvae", image=handle_file(str(f)),
-                                                 api_name="/encode_image")
+    prepared, recon, z, ranking, info = client.predict(model="fake-cvae", image=handle_file(str(f)),
+                                                       api_name="/encode_image")
+    assert info["source"] == "encoder"
     assert np.asarray(Image.open(prepared).convert("L")).shape == (280, 280)
     assert np.asarray(Image.open(recon).convert("L")).shape == (280, 280)
     want, _ = prepare_image(png(digit()))

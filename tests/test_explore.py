@@ -127,8 +127,9 @@ def test_api_functions(registry):
     assert img.shape == (280, 280) and img.dtype == np.uint8
     with pytest.raises(InputError, match="conditional"):
         explore.decode_image(registry, "fake-cvae", [0.0] * D, -1)
-    orig, recon, z = explore.reconstruct_point(registry, "fake-ae", 3)
+    orig, recon, z, info = explore.reconstruct_point(registry, "fake-ae", 3)
     assert orig.shape == recon.shape == (280, 280) and len(z) == D and all(isinstance(v, float) for v in z)
+    assert info["source"] == "encoder" and info["bce"] > 0 and "posterior mean" in info["note"]
     assert [m["name"] for m in explore.list_models(registry)] == registry.names()
 
 

@@ -179,7 +179,7 @@ def test_map_click_with_junk_event_data_gets_a_message(demo):
     with pytest.raises(gr.Error, match="out of range"):
         on_select("fake-vae", None, "pca", gr.EventData(None, {"index": 10 ** 9}))
     out = on_select("fake-vae", None, "pca", gr.EventData(None, {"index": 3}))  # no "value": fine
-    assert "test image #3" in out[3]
+    assert "test image #3" in out[5]  # the status line, after the three images, the note and the class
 
 
 def test_random_button_takes_the_seed_as_sent(demo):

@@ -91,7 +91,7 @@ class TorchBackend:
 
 
 class AutoencoderBackend(TorchBackend):
-    """An AE, VAE or CVAE (training.LatentModel with an encoder) behind the Backend protocol (explorer.backends.base)."""
+    """An AE, VAE or CVAE (a training.LatentModel with an encoder) behind the Backend protocol (backends.base)."""
 
     @staticmethod
     def _capabilities(model) -> Capabilities:

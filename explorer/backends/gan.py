@@ -16,13 +16,10 @@ import torch
 from .autoencoder import TorchBackend
 from .base import Capabilities
 
-# The inversion of a picture a person sends, while they wait: few starts and steps, so that one image takes well
-# under 500 ms on one core with the shipped generator (benchmarks/gan_latency.py measures it). The test images'
-# codes in latent_map.npz come from the build-time inversion (training.evaluate), which searches much longer.
-REQUEST_STEPS = 60
-REQUEST_STARTS = 4
-REQUEST_LR = 0.1
-REQUEST_SEED = 0
+# The inversion of a picture a person sends, while they wait: training.inversion.invert's own defaults are sized for
+# that (one image well under 500 ms on one thread; benchmarks/gan_latency.py measures it). The test images' codes in
+# latent_map.npz come from the build-time inversion (training.inversion.SPLIT_SETTINGS), which searches longer.
+REQUEST_SETTINGS: dict = {}
 
 
 class GanBackend(TorchBackend):
@@ -39,15 +36,32 @@ class GanBackend(TorchBackend):
         return Capabilities(encode=False, prior=True, conditional=model.conditional, kl=False, invert=True,
                             modality="image")
 
-    def invert(self, images, labels=None, *, steps: int = REQUEST_STEPS, starts: int = REQUEST_STARTS,
-               lr: float = REQUEST_LR, seed: int = REQUEST_SEED) -> tuple[np.ndarray, np.ndarray]:
-        """The codes whose generated images best match the pictures (training.inversion.invert, at the request-time
-        settings above): images (N, 28, 28) float in [0, 1], labels None, one class id or (N,) ids (a cgan) ->
-        (z* (N, D) float32, bce (N,) float32: the Bernoulli reconstruction error of G(z*) in nats per image).
-        Deterministic: the same picture, settings and seed give the same code."""
+    def settle_untrained(self, seed: int, n: int = 512) -> None:
+        """Make an untrained generator (the synthetic folders of explorer.testing) give each code a visibly different
+        image instead of near-uniform grey: batch-norm statistics of its own activations on n codes z ~ N(0, I) (as
+        training leaves them) and a steeper last layer. Changes the weights in place; eval mode after."""
+        model = self.model
+        g = torch.Generator().manual_seed(seed)
+        norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        with torch.no_grad():
+            model.decoder.deconvs[-1].weight.mul_(4.0)
+            model.train()
+            for m in norms:
+                m.reset_running_stats()
+                m.momentum = None  # a cumulative average over the pass below
+            y = torch.randint(0, self.num_classes, (n,), generator=g) if self.num_classes else None
+            model.decode(torch.randn(n, self.latent_dim, generator=g), y)
+            for m in norms:
+                m.momentum = 0.1
+            model.eval()
+
+    def invert(self, images, labels=None, **settings) -> tuple[np.ndarray, np.ndarray]:
+        """The codes whose generated images best match the pictures (training.inversion.invert at the request-time
+        settings, REQUEST_SETTINGS, or `settings`): images (N, 28, 28) float in [0, 1], labels None, one class id or
+        (N,) ids (a cgan) -> (z* (N, D) float32, bce (N,) float32: the Bernoulli reconstruction error of G(z*) in
+        nats per image). Deterministic: the same picture, settings and seed give the same code."""
         from training.inversion import invert
 
         x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))[:, None]  # (N, 1, 28, 28)
-        y = self._labels(labels, x.shape[0])
-        res = invert(self.model, x, y, steps=steps, starts=starts, lr=lr, seed=seed)
-        return res.z.detach().float().numpy(), res.bce.detach().float().numpy()
+        res = invert(self.model, x, self._labels(labels, x.shape[0]), **{**REQUEST_SETTINGS, **settings})
+        return res.z.float().numpy(), res.bce.float().numpy()

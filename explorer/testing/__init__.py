@@ -43,7 +43,7 @@ def make_model_folder(folder: str | Path, kind: str = "vae", latent_dim: int = 4
     from ..backends import backend_spec
     from ..backends.autoencoder import AutoencoderBackend
 
-    if kind in ("gan", "cgan"):
+    if backend_spec(kind).capabilities.invert:  # a generator without an encoder: a gan or cgan
         return make_gan_folder(folder, kind, latent_dim, n_points, seed, num_classes, small)
     folder = Path(folder)
     rng = np.random.default_rng(seed)
@@ -76,37 +76,21 @@ def make_gan_folder(folder: str | Path, kind: str = "gan", latent_dim: int = 4, 
     generator makes of them (stored as the "test images", so G(z) of a point's code is its image, up to uint8
     rounding), GAN metrics (Fréchet distance and its floor, class histogram, mode coverage, inversion
     reconstruction, 5-NN accuracy of the inverted codes) and a few epochs of GAN history."""
-    import torch
     from training import save_model
 
+    from ..backends import backend_spec
     from ..backends.gan import GanBackend
 
     folder = Path(folder)
     rng = np.random.default_rng(seed)
     names = CLASS_NAMES[:num_classes]
-    conditional = kind == "cgan"
+    conditional = backend_spec(kind).capabilities.conditional
     backend = GanBackend.untrained(
         seed, kind=kind, arch="conv", latent_dim=latent_dim, num_classes=num_classes if conditional else 0,
         class_names=names, dense_batch_norm=True,
         **({"conv_channels": (4, 8), "conv_hidden": 16, "disc_channels": (4, 8), "disc_hidden": 16} if small
            else {"conv_channels": (64, 128), "conv_hidden": 256, "disc_channels": (32, 64), "disc_hidden": 512}))
-    # Batch-norm statistics of the generator's own activations (as training leaves them), and a steeper last layer:
-    # an untrained generator then gives each code a visibly different image instead of near-uniform grey.
-    model = backend.model
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        model.decoder.deconvs[-1].weight.mul_(4.0)
-        model.train()
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.reset_running_stats()
-                m.momentum = None  # a cumulative average over the batches below
-        y = torch.randint(0, num_classes, (512,), generator=g) if conditional else None
-        model.decode(torch.randn(512, latent_dim, generator=g), y)
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.momentum = 0.1
-        model.eval()
+    backend.settle_untrained(seed)
     save_model(backend.model, folder, data={"dataset": "synthetic", "note": "explorer.testing fake"})
 
     labels = rng.integers(0, num_classes, n_points).astype(np.int64)

@@ -1,4 +1,5 @@
-"""Attribute arithmetic: move a code along the difference of two classes' mean codes."""
+"""Attribute arithmetic: move a code along the difference of two classes' mean codes (the map's codes: latent means,
+or for a GAN the codes GAN inversion found for the test images)."""
 from __future__ import annotations
 
 import functools
@@ -25,7 +26,8 @@ def check_class(loaded: LoadedModel, value, what: str = "class") -> int:
 
 @functools.lru_cache(maxsize=16)
 def class_means(loaded: LoadedModel) -> np.ndarray:
-    """(C, D) mean latent code of each class's test images (NaN row for a class with no test image)."""
+    """(C, D) mean code of each class's test images, from the map (a GAN's: its inverted codes); NaN row for a class
+    with no test image."""
     lmap = loaded.latent_map
     out = np.full((len(lmap.class_names), lmap.latent_dim), np.nan, np.float64)
     for c, idx in lmap.by_class.items():
@@ -34,9 +36,9 @@ def class_means(loaded: LoadedModel) -> np.ndarray:
     return out
 
 
-CVAE_ARITHMETIC = ("A conditional VAE takes the class as a separate input of its decoder, so its z holds the style "
-                   "(slant, thickness) and not the class: to turn this image into another class, pick that class "
-                   "with the class picker above; the same z is decoded as the new class.")
+CVAE_ARITHMETIC = ("A conditional model (a CVAE or a CGAN) takes the class as a separate input of its decoder, so "
+                   "its z holds the style (slant, thickness) and not the class: to turn this image into another class, pick "
+                   "that class with the class picker above; the same z is decoded as the new class.")
 
 
 def move_towards(loaded: LoadedModel, z, from_class, to_class, strength=1.0, preview: int = 7) -> dict:

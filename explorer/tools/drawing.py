@@ -1,5 +1,6 @@
-"""Your own input: read the image a person sends (upload or sketchpad), prepare it like MNIST and encode it; a
-conditional model also ranks every class by how well it explains the picture.
+"""Your own input: read the image a person sends (upload or sketchpad), prepare it like MNIST and find its code: the
+encoder's posterior mean, or for a GAN (no encoder) the code an optimiser finds, GAN inversion. A conditional VAE also
+ranks every class by how well it explains the picture.
 
 Plain functions (see explorer.tools); the preparation itself is the image modality's (explorer.modalities.image).
 """
@@ -14,9 +15,10 @@ from ..backends import reason
 from ..modalities.image import _empty_message, as_unit_float, prepare_image
 from ..registry import LoadedModel, ModelRegistry
 from ..validation import InputError, shown
-from .explore import decode, encode_mean, slider_values
+from .explore import INVERSION_SOURCE, bce_nats, code_of, decode, slider_values
 
-NEEDS = ("encode",)  # what a model must have for this tool (explorer.backends.Capabilities)
+# What a model must have for this tool (explorer.backends.Capabilities): an encoder, or a generator to invert.
+NEEDS = ("code_of_picture",)
 
 
 def image_from_payload(payload, what: str = "image", upload_root: str | Path | None = None, blobs=None):
@@ -87,36 +89,58 @@ def rank_classes(loaded: LoadedModel, image) -> list[dict]:
     return sorted(rows, key=lambda r: r["neg_elbo"])
 
 
-def encode_prepared(loaded: LoadedModel, prepared: np.ndarray) -> dict:
-    """Encode a prepared (H, W) image with a loaded model.
+def encode_prepared(loaded: LoadedModel, prepared: np.ndarray, label=None) -> dict:
+    """Find the code of a prepared (H, W) image with a loaded model (explore.code_of: the encoder, or inversion).
 
-    Returns {"z": slider values (the posterior mean, rounded and kept inside the sliders' range), "label": the
-    best class (conditional) or None, "reconstruction": (H, W) float decoded from that z, "ranking":
-    rank_classes(...) for a conditional model with a KL term, else []}.
+    label: the class a conditional GAN inverts the picture as (a CVAE finds the best class itself; None: class 0).
+    Returns {"z": slider values (the code, rounded and kept inside the sliders' range), "label": the class decoded
+    with (conditional) or None, "reconstruction": (H, W) float decoded from that z, "ranking": rank_classes(...) for
+    a conditional model with a KL term, else [], "source": "encoder" or "inversion", "bce": nats of the
+    reconstruction against the picture}.
     """
     why = reason(loaded.capabilities, *NEEDS)
     if why:
         raise InputError(why)
     caps = loaded.capabilities
     ranking = rank_classes(loaded, prepared) if caps.conditional and caps.kl else []
-    label = ranking[0]["class_id"] if ranking else None
-    z = slider_values(loaded, encode_mean(loaded, prepared, label))
-    return {"z": z, "label": label, "reconstruction": decode(loaded, z, label), "ranking": ranking}
+    if ranking:
+        label = ranking[0]["class_id"]
+    elif loaded.num_classes:
+        label = 0 if label is None else label
+    else:
+        label = None
+    code = code_of(loaded, prepared, label)
+    z = slider_values(loaded, code["z"])
+    recon = decode(loaded, z, label)
+    return {"z": z, "label": label, "reconstruction": recon, "ranking": ranking, "source": code["source"],
+            "bce": bce_nats(prepared, recon)}
+
+
+def code_note(out: dict, what: str = "image") -> str:
+    """One line on where encode_prepared's code came from, with its reconstruction error."""
+    if out["source"] == INVERSION_SOURCE:
+        return (f"The code of your {what} comes from GAN inversion, not an encoder: an optimiser searched for the z "
+                f"whose generated image G(z) best matches it (reconstruction error {out['bce']:.1f} nats).")
+    return f"The code of your {what} is the encoder's posterior mean (reconstruction error {out['bce']:.1f} nats)."
 
 
 def encode_image(registry: ModelRegistry, model: str, image, what: str = "image", upload_root=None) -> tuple:
-    """The encode_image API: prepare an image like MNIST and encode it with `model`.
+    """The encode_image API: prepare an image like MNIST and find its code with `model` (its encoder, or inversion).
 
     image: a raw gradio file value ({"path": ...}), a path, bytes, an array or a PIL image.
     Returns (prepared (280, 280) uint8, reconstruction (280, 280) uint8, z (list of floats), ranking (list of
-    dicts, best class first; [] for an unconditional model)).
+    dicts, best class first; [] for a model without a class ranking), {"source": "encoder" or "inversion", "bce",
+    "label", "note"}).
     """
     loaded = registry.get(model)
     source = image_from_payload(image, what, upload_root) if isinstance(image, (dict, str, type(None))) else image
     prepared, _ = prepare_image(source, what)
     out = encode_prepared(loaded, prepared)
+    info = {"source": out["source"], "bce": round(out["bce"], 2), "label": out["label"], "note": code_note(out, what)}
+    if loaded.num_classes and not out["ranking"]:
+        info["note"] += f" Inverted as class {loaded.class_names[out['label']]} (class 0)."
     return (loaded.modality.array(prepared), loaded.modality.array(out["reconstruction"]), out["z"],
-            out["ranking"])
+            out["ranking"], info)
 
 
 def ranking_rows(ranking: list[dict], top: int = 10) -> list[dict]:

@@ -66,14 +66,45 @@ def encode_mean(loaded: LoadedModel, image, label: int | None = None) -> np.ndar
     return loaded.backend.encode_mean(as_unit_float(image)[None], label if loaded.num_classes else None)[0]
 
 
-def reconstruct(loaded: LoadedModel, image, label: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Encode an image to its posterior mean and decode that mean.
+INVERSION_SOURCE = "inversion"   # code_of's "source": an optimiser searched for the code (a GAN)
+ENCODER_SOURCE = "encoder"       # ... the encoder gave it in one pass (an AE, VAE, CVAE)
 
-    image (H, W) uint8 or float in [0, 1]; label its class id (needed by a cvae, ignored otherwise).
+
+def code_of(loaded: LoadedModel, image, label: int | None = None) -> dict:
+    """The code of one picture (H, W), uint8 or float in [0, 1]: the encoder's posterior mean where the model has an
+    encoder, else the code an optimiser finds (GAN inversion at the request-time settings: the backend's `invert`).
+
+    Returns {"z" (D,) float32, "bce" (nats of decode(z) against the picture, or None: an encoder's code is not
+    scored here), "source" ("encoder" or "inversion")}. InputError for a model that can do neither."""
+    caps = loaded.capabilities
+    label = label if loaded.num_classes else None
+    if caps.encode:
+        return {"z": encode_mean(loaded, image, label), "bce": None, "source": ENCODER_SOURCE}
+    why = reason(caps, "code_of_picture")
+    if why:
+        raise InputError(why)
+    if loaded.num_classes and label is None:
+        raise InputError("this conditional model inverts a picture as one class; pick a class.")
+    z, bce = loaded.backend.invert(as_unit_float(image)[None], label)
+    return {"z": z[0], "bce": float(bce[0]), "source": INVERSION_SOURCE}
+
+
+def bce_nats(image, probs) -> float:
+    """The Bernoulli reconstruction error of pixel probabilities `probs` (H, W) against `image` (H, W, uint8 or
+    float in [0, 1]): -sum x log p + (1 - x) log(1 - p), in nats (the training package's reconstruction figure)."""
+    x = as_unit_float(image).astype(np.float64)
+    p = np.clip(np.asarray(probs, np.float64), 1e-7, 1 - 1e-7)
+    return float(-(x * np.log(p) + (1 - x) * np.log1p(-p)).sum())
+
+
+def reconstruct(loaded: LoadedModel, image, label: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Find the code of an image (encoder or inversion, see code_of) and decode it.
+
+    image (H, W) uint8 or float in [0, 1]; label its class id (needed by a conditional model, ignored otherwise).
     Returns (reconstruction (H, W) float32 in [0, 1], z (D,) float32).
     """
     label = label if loaded.num_classes else None
-    z = encode_mean(loaded, image, label)
+    z = code_of(loaded, image, label)["z"]
     return decode(loaded, z, label), z
 
 
@@ -192,25 +223,106 @@ def event_index(data):
     return index
 
 
-def select_point(loaded: LoadedModel, index) -> dict:
-    """A test image, its reconstruction and its latent mean.
+INVERTED_MAP_NOTE = ("The codes on this map were found by an optimiser (GAN inversion: Adam on z until G(z) matched "
+                     "each test image), not by an encoder: a GAN has none.")
 
-    Returns {"index", "label", "class_name", "original" (H, W) uint8, "reconstruction" (H, W) float32,
-    "z" (slider values)}. The reconstruction is decoded from the same rounded z that the sliders get.
-    """
+
+def map_source_note(loaded: LoadedModel) -> str:
+    """One line on where the map's codes come from, for a model without an encoder ('' for one with)."""
+    caps = loaded.capabilities
+    if caps.encode:
+        return ""
+    if caps.invert:
+        return INVERTED_MAP_NOTE
+    return reason(caps, "code_of_picture") + " Clicking a point shows nothing new here."
+
+
+def stored_code(loaded: LoadedModel, index) -> tuple:
+    """The map's code of test image `index` as (Point, z as slider values, source): a GAN's map stores the codes the
+    build-time inversion found (much longer searched than a request-time one), so they are used as they are; a
+    model with an encoder encodes the image again."""
     point = lookup_point(loaded.latent_map, index)
     label = point.label if loaded.num_classes else None
-    z = slider_values(loaded, encode_mean(loaded, point.image, label))
+    if loaded.capabilities.encode:
+        return point, slider_values(loaded, encode_mean(loaded, point.image, label)), ENCODER_SOURCE
+    if not loaded.capabilities.invert:
+        raise InputError(reason(loaded.capabilities, "code_of_picture"))
+    return point, slider_values(loaded, point.mu), INVERSION_SOURCE
+
+
+def select_point(loaded: LoadedModel, index) -> dict:
+    """A test image, its reconstruction and its code.
+
+    Returns {"index", "label", "class_name", "original" (H, W) uint8, "reconstruction" (H, W) float32,
+    "z" (slider values), "source" ("encoder": the latent mean; "inversion": the map's inverted code z*, whose
+    decode is G(z*)), "bce" (nats of the reconstruction against the image)}. The reconstruction is decoded from the
+    same rounded z that the sliders get.
+    """
+    point, z, source = stored_code(loaded, index)
+    label = point.label if loaded.num_classes else None
+    recon = decode(loaded, z, label)
     return {"index": point.index, "label": point.label, "class_name": point.class_name,
-            "original": point.image, "reconstruction": decode(loaded, z, label), "z": z}
+            "original": point.image, "reconstruction": recon, "z": z, "source": source,
+            "bce": bce_nats(point.image, recon)}
 
 
-def reconstruct_point(registry: ModelRegistry, model: str, index) -> tuple[np.ndarray, np.ndarray, list[float]]:
-    """The reconstruct API: (original (280, 280) uint8, reconstruction (280, 280) uint8, z as a list of floats)."""
+def companion_vae(registry: ModelRegistry, loaded: LoadedModel) -> str | None:
+    """For a model without an encoder (a GAN): the name of a VAE trained on the same dataset among the registry's
+    models (an unconditional model with an encoder and a KL term; readable), so that the page can show its
+    reconstruction of a test image beside the GAN's best one. None when there is none or the model has an encoder."""
+    if loaded.capabilities.encode:
+        return None
+    dataset = str(loaded.info.dataset or "").lower().replace("_", "-")
+    for name in registry.names():
+        info = registry.info(name)
+        caps = info.capabilities
+        if (not info.error and caps.encode and caps.kl and not caps.conditional
+                and str(info.dataset or "").lower().replace("_", "-") == dataset):
+            return name
+    return None
+
+
+def compare_reconstruction(registry: ModelRegistry, loaded: LoadedModel, sel: dict) -> dict | None:
+    """The companion VAE's reconstruction of the selected test image (select_point's result), beside the GAN's:
+    {"model", "reconstruction" (H, W) float32, "bce", "caption"} (the caption says what the difference is), or None
+    when the registry has no VAE of the same dataset or it cannot be loaded (the page then hides that image)."""
+    name = companion_vae(registry, loaded)
+    if name is None:
+        return None
+    try:
+        vae = registry.get(name)
+        recon, _ = reconstruct(vae, sel["original"])
+    except ValueError:  # a broken VAE folder: the GAN's view stays as it is
+        return None
+    bce = bce_nats(sel["original"], recon)
+    gan = sel["bce"]
+    better = "closer to" if bce < gan else "further from"
+    caption = (f"{name}, one encoder pass: {bce:.0f} nats ({better} the test image than G(z*), {gan:.0f} nats). "
+               "The VAE was trained to reconstruct test-like images; the GAN only to make images a critic believes, "
+               "so even its best code can miss details of a real one.")
+    return {"model": name, "reconstruction": recon, "bce": bce, "caption": caption}
+
+
+def reconstruct_point(registry: ModelRegistry, model: str, index) -> tuple:
+    """The reconstruct API: (original (280, 280) uint8, reconstruction (280, 280) uint8, z as a list of floats,
+    {"source", "bce", "note"}: where the code came from (the encoder, or for a GAN the build-time inversion stored
+    in the map), the reconstruction's error in nats, one line saying so)."""
     loaded = registry.get(model)
     point = lookup_point(loaded.latent_map, index)
-    recon, z = reconstruct(loaded, point.image, point.label)
-    return loaded.modality.array(point.image), loaded.modality.array(recon), [float(v) for v in z]
+    label = point.label if loaded.num_classes else None
+    if loaded.capabilities.encode:
+        recon, z = reconstruct(loaded, point.image, label)
+        note = "z is the encoder's posterior mean of the test image; the reconstruction decodes it."
+    else:
+        _, z, _ = stored_code(loaded, point.index)
+        z = np.asarray(z, np.float32)
+        recon = decode(loaded, z, label)
+        note = ("z comes from GAN inversion, not an encoder: an optimiser searched for the code whose generated "
+                "image G(z) best matches the test image (stored in the model's latent map); the reconstruction is "
+                "G(z).")
+    source = ENCODER_SOURCE if loaded.capabilities.encode else INVERSION_SOURCE
+    return (loaded.modality.array(point.image), loaded.modality.array(recon), [float(v) for v in z],
+            {"source": source, "bce": round(bce_nats(point.image, recon), 2), "note": note})
 
 
 # ---------------------------------------------------------------------------------------------------------------

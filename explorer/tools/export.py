@@ -1,4 +1,5 @@
-"""Export: the latent map as CSV, and a labelled synthetic data set decoded from a conditional model's prior."""
+"""Export: the latent map as CSV, and a labelled synthetic data set decoded from a conditional model's prior (a CVAE's
+decoder or a conditional GAN's generator)."""
 from __future__ import annotations
 
 import csv
@@ -100,10 +101,12 @@ def generate_dataset(registry: ModelRegistry, model: str, per_class, seed=0, pro
     loaded = registry.get(model)
     why = reason(loaded.capabilities, *NEEDS)
     if why:
-        raise InputError(f"{loaded.info.name} is a {loaded.info.kind}: generate_dataset needs a conditional model "
-                         "(cvae), so that every sample comes with its class. Pick "
+        # A GAN's own kind has a conditional twin (a cgan); an autoencoder's, the cvae.
+        wanted = "a conditional GAN (cgan)" if loaded.capabilities.invert else "a conditional model (a cvae or a cgan)"
+        raise InputError(f"{loaded.info.name} is a {loaded.info.kind}: generate_dataset needs {wanted}, so that every "
+                         "sample comes with its class. Pick "
                          + (", ".join(n for n in registry.names() if not registry.info(n).capabilities.lacks(*NEEDS))
-                            or "a cvae model") + ".")
+                            or "a cgan or cvae model") + ".")
     per_class = validate_per_class(per_class)
     seed = validate_seed(seed)
     t0 = time.perf_counter()

@@ -35,7 +35,9 @@ def endpoints(reg) -> dict:
     @friendly
     def reconstruct(model: str, index: int):
         """Reconstruct test image `index` (0..9999) of a model's latent map. Returns the original image,
-        its reconstruction (both 280x280) and z, the latent mean it was decoded from."""
+        its reconstruction (both 280x280), z, the code it was decoded from, and {source, bce, note}: source "encoder"
+        (z is the latent mean) or, for a GAN, "inversion" (z is the code an optimiser found for the image, stored in
+        the map; the reconstruction is G(z)), bce the reconstruction error in nats."""
         return explore.reconstruct_point(reg, model, index)
 
     @friendly
@@ -75,8 +77,8 @@ def endpoints(reg) -> dict:
     @friendly
     def move_towards(model: str, z: list, from_class: int, to_class: int, strength: float = 1.0):
         """Attribute arithmetic on an unconditional model: z + strength * (mean code of to_class - mean code of
-        from_class), class means over the test images; strength in -3..3. Returns the decoded image (280x280) and
-        the new z."""
+        from_class), class means over the test images' codes (a GAN's: their inverted codes); strength in -3..3.
+        Returns the decoded image (280x280) and the new z."""
         loaded = reg.get(model)
         res = arithmetic.move_towards(loaded, z, from_class, to_class, strength)
         return loaded.modality.array(res["images"][-1]), res["z"]
@@ -85,8 +87,9 @@ def endpoints(reg) -> dict:
     def encode_image(model: str, image: str):
         """Encode your own picture of a digit or garment: it is prepared like MNIST (grayscale, light ink on dark,
         cropped to the ink, longer side 20 px, centred by mass in 28x28). Returns the prepared image and its
-        reconstruction (280x280), z (its latent mean) and, for a conditional model, every class ranked by -ELBO
-        ([{class_id, class_name, neg_elbo, recon, kl, prob}], best first; [] otherwise)."""
+        reconstruction (280x280), z (its latent mean; for a GAN, which has no encoder, the code GAN inversion finds),
+        for a conditional VAE every class ranked by -ELBO ([{class_id, class_name, neg_elbo, recon, kl, prob}], best
+        first; [] otherwise), and {source ("encoder" or "inversion"), bce (nats), label, note}."""
         return drawing.encode_image(reg, model, image, "image", get_upload_folder())
 
     @friendly
@@ -114,8 +117,8 @@ def endpoints(reg) -> dict:
 
     @friendly
     def generate_dataset(model: str, per_class: int, seed: int = 0):
-        """A labelled synthetic data set from a conditional (cvae) model: per_class (1..5000) prior samples decoded
-        as each class. Returns the .npz file (images uint8 N x 28 x 28, labels, class_names), a PNG sheet of the
+        """A labelled synthetic data set from a conditional model (cvae or cgan): per_class (1..5000) prior samples
+        decoded as each class. Returns the .npz file (images uint8 N x 28 x 28, labels, class_names), a PNG sheet of the
         first 16 samples per class, and {n, per_class, classes, seconds, images_per_second}."""
         res = export.generate_dataset(reg, model, per_class, seed)
         return str(res["npz"]), res["sheet_image"], export.dataset_summary(res)
@@ -133,7 +136,9 @@ def warm_plan(reg, fns: dict | None = None) -> list[tuple[str, object]]:
        the /decode array) and its map figure on every stored projection;
     2. every other model the same way, in the model picker's order (a model switch then finds them loaded);
     3. the first call of every endpoint on every model, the default first: that imports torchvision (the sheets)
-       and fills the tools' caches (traversal's dimension scores, arithmetic's class means). Calls a model cannot
+       and fills the tools' caches (traversal's dimension scores, arithmetic's class means); a GAN's encode_image is
+       its first inversion (autograd's first backward pass), so the first picture a person sends is inverted as fast
+       as the later ones. Calls a model cannot
        make (a CVAE's move_towards, an AE's generate_dataset) are left out, and the file-writing exports run once,
        small: their first-call cost is imports and folders, the rest is their own work.
     Each step is a (label, callable) pair; every callable runs the same functions the requests run.
@@ -165,7 +170,7 @@ def warm_plan(reg, fns: dict | None = None) -> list[tuple[str, object]]:
                  ("traverse", (name, z, label)), ("neighbours", (name, z)), ("training_history", (name,))]
         if not caps.conditional:
             calls.append(("move_towards", (name, z, 3, 8, 1.0)))
-        if caps.encode:
+        if caps.code_of_picture:  # an encoder's pass, or a GAN's first inversion (its pool and autograd warm up)
             calls.append(("encode_image", (name, _WARM_IMAGE)))
         if not caps.lacks(*export.NEEDS):
             calls.append(("generate_dataset", (name, 1, 0)))
@@ -304,7 +309,8 @@ def build(ctx: PageContext) -> None:
         per_class = gr.Number(100, label="per_class", precision=0)
         table = {
             "decode": ([model, z, label], image("image")),
-            "reconstruct": ([model, index], [image("original"), image("reconstruction"), gr.JSON(label="z")]),
+            "reconstruct": ([model, index], [image("original"), image("reconstruction"), gr.JSON(label="z"),
+                                             gr.JSON(label="info")]),
             "list_models": (None, gr.JSON(label="models")),
             "interpolate": ([model, index_a, index_b, steps, mode, class_mode],
                             [image("strip"), gr.JSON(label="interpolation")]),
@@ -312,7 +318,7 @@ def build(ctx: PageContext) -> None:
             "neighbours": ([model, z, k], [image("neighbours"), gr.JSON(label="neighbours")]),
             "move_towards": ([model, z, from_class, to_class, strength], [image("image"), gr.JSON(label="z")]),
             "encode_image": ([model, upload], [image("prepared"), image("reconstruction"), gr.JSON(label="z"),
-                                               gr.JSON(label="ranking")]),
+                                               gr.JSON(label="ranking"), gr.JSON(label="info")]),
             "compare_models": ([dataset, seed], [*[image(f"{k}_samples") for k in compare.KINDS],
                                                  gr.JSON(label="summary")]),
             "training_history": ([model], gr.JSON(label="history")),

@@ -2,7 +2,8 @@
 
 Element ids: model-picker, model-info, decoded-image, decode-mode, random-button, reset-button, download-decoded, seed, status,
 class-picker, class-row, sliders-help, latent-sliders, z-0 .. z-31, projection-picker, latent-map, map-note,
-selected-original, selected-reconstruction. Layout first (`layout`), then the events (`wire`); every handler calls
+selected-original, selected-reconstruction, selected-vae, selected-note. selected-vae is shown for a GAN only: the
+reconstruction of the clicked test image by a VAE of the same dataset, when one is loaded. Layout first (`layout`), then the events (`wire`); every handler calls
 explorer.tools.explore. Slider moves are decoded in the page where it can (explorer.ui.browser_decode, static/decoder.js),
 and on the server otherwise.
 """
@@ -12,7 +13,6 @@ import html
 
 import gradio as gr
 
-from ..backends import reason
 from ..latent_map import check_projection, projection_choices
 from ..tools import explore
 from ..validation import validate_seed
@@ -20,11 +20,14 @@ from .browser_decode import page_decoder, runtime
 from .context import BLANK, FAST, IMG_TEMPLATE, MAX_SLIDERS, PageContext, friendly, log
 from .style import PLOTLY_HEAD, static_js
 
+VAE_CAPTION = "A VAE's reconstruction (same dataset)"
 PROJECTION_CHOICES = [("PCA", "pca"), ("t-SNE", "tsne"), ("UMAP", "umap")]  # each model offers those its map has
 INTRO = """# Latent space explorer
 A variational autoencoder squeezes each 28×28 image into a short vector **z** (its *latent code*) and learns a
 decoder that turns any z back into an image. Drag the sliders to move through that space and watch the decoder's
-image change; the map on the right shows where the 10,000 test images sit, and clicking one loads its code."""
+image change; the map on the right shows where the 10,000 test images sit, and clicking one loads its code. A GAN's
+generator decodes the same way, but it has no encoder: its map shows codes that an optimiser found for the test
+images."""
 ROW_TEMPLATE = ('<div class="xp-caption">The current z decoded as every class</div>'
                 '<div class="xp-row">{{#each value}}<figure class="{{#if this.current}}current{{/if}}">'
                 '<img src="{{this.src}}" alt="{{this.name}}"><figcaption>{{this.name}}</figcaption></figure>'
@@ -121,23 +124,30 @@ def layout(registry) -> tuple[PageContext, dict]:
                                  marker=None, path=None, min_height=470, server_functions=[get_figure])
             map_note = gr.Markdown("", elem_id="map-note")
             gr.Markdown("**Click a point** to see that test image next to its reconstruction and to load its "
-                        "latent mean into the sliders.")
+                        "latent mean into the sliders (a GAN's: the code an optimiser found for it, and a VAE's "
+                        "reconstruction beside the GAN's when one of the same dataset is loaded).")
             with gr.Row():
                 sel_orig = gr.HTML(BLANK, html_template=IMG_TEMPLATE, alt="selected test image",
                                    caption="Test image", elem_id="selected-original", js_on_load=None)
                 sel_recon = gr.HTML(BLANK, html_template=IMG_TEMPLATE, alt="its reconstruction",
                                     caption="Reconstruction", elem_id="selected-reconstruction", js_on_load=None)
+                # A GAN's map only: the same test image through a VAE of the same dataset (hidden otherwise).
+                sel_vae = gr.HTML(BLANK, html_template=IMG_TEMPLATE, alt="a VAE's reconstruction",
+                                  caption=VAE_CAPTION, elem_id="selected-vae", js_on_load=None, visible=False)
+            sel_note = gr.Markdown("", elem_id="selected-note")
 
     ctx = PageContext(registry=registry, model_picker=model_picker, class_picker=class_picker, projection=projection,
                       seed=seed, sliders=sliders, latent_map=latent_map, random_btn=random_btn, reset_btn=reset_btn,
                       decoded=decoded, class_row=class_row, status=status, map_note=map_note)
-    return ctx, dict(model_info=model_info, sel_orig=sel_orig, sel_recon=sel_recon, decode_mode=decode_mode)
+    return ctx, dict(model_info=model_info, sel_orig=sel_orig, sel_recon=sel_recon, sel_vae=sel_vae, sel_note=sel_note,
+                     decode_mode=decode_mode)
 
 
 def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
     """The main view's events: page load and model change, slider moves, the buttons, projection, map click."""
     registry, sliders = ctx.registry, ctx.sliders
     model_info, sel_orig, sel_recon = own["model_info"], own["sel_orig"], own["sel_recon"]
+    sel_vae, sel_note = own["sel_vae"], own["sel_note"]
     decode_mode = own["decode_mode"]
 
     @friendly
@@ -153,15 +163,19 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
         image, row, _ = ctx.z_updates(loaded, view)
         row = row if view["row"] else []
         note = view["marker"]["note"]
-        no_encoder = reason(loaded.capabilities, "encode")
-        if no_encoder:
-            note += f" {no_encoder} Clicking a point shows nothing new here."
+        source = explore.map_source_note(loaded)  # a GAN: its codes come from an optimiser, not an encoder
+        if source:
+            note = f"{source} {note}"
+        companion = explore.companion_vae(registry, loaded)
         return {model_info: explore.describe_model(loaded.info),
                 ctx.class_picker: gr.update(choices=choices, value=label, visible=bool(choices)),
                 ctx.latent_map: gr.update(value={"model": name, "projection": proj}, marker=view["marker"]),
                 ctx.map_note: note,
                 sel_orig: gr.update(value=loaded.modality.blank, caption="Test image"),
                 sel_recon: gr.update(value=loaded.modality.blank, caption="Reconstruction"),
+                sel_vae: gr.update(value=loaded.modality.blank, caption=f"{VAE_CAPTION}: {companion}" if companion
+                                   else VAE_CAPTION, visible=bool(companion)),
+                sel_note: "",
                 ctx.status: "", ctx.decoded: image,
                 ctx.class_row: gr.update(value=row, visible=bool(row)),
                 **dict(zip(sliders, ctx.slider_updates(loaded, z))),
@@ -205,14 +219,28 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
         view = explore.decoded_view(loaded, sel["z"], new_label, proj)
         caption = html.escape(f"Test image #{sel['index']}: {sel['class_name']}")  # names come from a config
         m = loaded.modality
+        inverted = sel["source"] == explore.INVERSION_SOURCE
+        if inverted:
+            recon_caption = f"G(z*): the GAN's best reconstruction, {sel['bce']:.0f} nats"
+            loaded_what = "inverted code z*"
+            vae = explore.compare_reconstruction(registry, loaded, sel)
+            vae_update = (gr.update(value=m.render(vae["reconstruction"]), caption=html.escape(
+                f"{VAE_CAPTION}: {vae['model']}, {vae['bce']:.0f} nats"), visible=True) if vae
+                else gr.update(visible=False))
+            note = ("z* was found by an optimiser (GAN inversion), not an encoder. "
+                    + (html.escape(vae["caption"]) if vae else "With a VAE of the same dataset among the models, "
+                       "its reconstruction would show beside it."))
+        else:
+            recon_caption, loaded_what = "Reconstruction from its latent mean", "latent mean"
+            vae_update, note = gr.skip(), gr.skip()
         return [gr.update(value=m.render(sel["original"]), caption=caption),
-                gr.update(value=m.render(sel["reconstruction"]), caption="Reconstruction from its latent mean"),
+                gr.update(value=m.render(sel["reconstruction"]), caption=recon_caption), vae_update, note,
                 new_label if loaded.num_classes else gr.skip(),
-                f"Loaded the latent mean of test image #{sel['index']} ({sel['class_name']}).",
+                f"Loaded the {loaded_what} of test image #{sel['index']} ({sel['class_name']}).",
                 *ctx.z_updates(loaded, view), *ctx.slider_updates(loaded, sel["z"], values_only=True)]
 
-    model_outputs = [model_info, ctx.class_picker, ctx.latent_map, ctx.map_note, sel_orig, sel_recon, ctx.status,
-                     ctx.decoded, ctx.class_row, *sliders, ctx.projection, decode_mode]
+    model_outputs = [model_info, ctx.class_picker, ctx.latent_map, ctx.map_note, sel_orig, sel_recon, sel_vae,
+                     sel_note, ctx.status, ctx.decoded, ctx.class_row, *sliders, ctx.projection, decode_mode]
     demo.load(on_model, [ctx.model_picker, ctx.projection], model_outputs, **FAST)
     ctx.model_picker.change(on_model, [ctx.model_picker, ctx.projection], model_outputs, **FAST)
 
@@ -227,5 +255,6 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
     ctx.projection.change(on_projection, [ctx.model_picker, ctx.projection, *sliders], [ctx.latent_map, ctx.map_note],
                           **FAST)
     ctx.latent_map.select(on_select, [ctx.model_picker, ctx.class_picker, ctx.projection],
-                          [sel_orig, sel_recon, ctx.class_picker, ctx.status, *ctx.z_outputs, *sliders], queue=False,
+                          [sel_orig, sel_recon, sel_vae, sel_note, ctx.class_picker, ctx.status, *ctx.z_outputs,
+                           *sliders], queue=False,
                           **FAST)

@@ -20,7 +20,8 @@ from .neighbours import neighbours_html
 
 TITLE = "Attribute arithmetic"
 NEEDS = ()
-HELP = """**Attribute arithmetic.** Each class has a mean code (the average latent mean of its test images).
+HELP = """**Attribute arithmetic.** Each class has a mean code (the average code of its test images: their latent
+means, or for a GAN the codes GAN inversion found for them).
 Adding s × (mean of the target class − mean of the source class) to z moves the image towards the target class while
 keeping some of its style. The strip previews s from 0 to your strength; **Apply** loads the result into the
 sliders."""

@@ -1,9 +1,10 @@
-"""Your drawing tab: draw or upload a picture, prepared like MNIST and encoded into the sliders; a conditional model
-also ranks every class by how well it explains the picture.
+"""Your drawing tab: draw or upload a picture, prepared like MNIST and given a code that goes into the sliders: the
+encoder's, or for a GAN the code GAN inversion finds (an optimiser; its error is shown). A conditional VAE also ranks
+every class by how well it explains the picture.
 
 Element ids: tab-draw, draw-off, draw-controls, sketchpad, encode-drawing-button, image-upload, drawing-prepared,
-drawing-reconstruction, class-ranking, drawing-note. For a model without an encoder, draw-off says why the tab is off
-and draw-controls is hidden.
+drawing-reconstruction, class-ranking, drawing-note. For a model that can give a picture no code (no encoder and
+nothing to invert), draw-off says why the tab is off and draw-controls is hidden.
 """
 from __future__ import annotations
 
@@ -21,13 +22,15 @@ from ..context import BLANK, FAST, IMG_TEMPLATE, PageContext, friendly
 from ..gradio_patches import bound_blob_uploads, explain_bad_files
 
 TITLE = "Your drawing"
-NEEDS = tool.NEEDS  # an encoder
+NEEDS = tool.NEEDS  # an encoder, or a generator to invert
 HELP = f"""**Your own input.** Draw a digit or a garment (for the Fashion-MNIST models) on the pad and press
 **Encode drawing**, or upload a picture. It is prepared the way MNIST was: grayscale, light ink on a dark
 background (a dark-on-light picture is inverted), cropped to the ink, scaled so its longer side is {BOX} px
-and centred by mass in {CANVAS}×{CANVAS}. Its latent mean goes into the sliders, so the big image
-shows its reconstruction and the yellow dot on the map marks it. A conditional model also ranks every class by how
-well it explains the picture: a classifier that comes for free."""
+and centred by mass in {CANVAS}×{CANVAS}. Its code goes into the sliders, so the big image shows its
+reconstruction and the yellow dot on the map marks it: an autoencoder's encoder gives the code in one pass; a GAN has
+no encoder, so an optimiser searches for the z whose image G(z) is closest (GAN inversion; a conditional GAN inverts it
+as the class picked above). A conditional VAE also ranks every class by how well it explains the picture: a
+classifier that comes for free."""
 IMG_SMALL_CSS = ".xp-img { width:168px !important; height:168px !important; }"
 RANK_TEMPLATE = ('{{#if value.length}}<div class="xp-rank-title">Classes ranked by −ELBO (nats; lower explains the '
                  'picture better) and p(class | picture)</div>{{/if}}'
@@ -118,20 +121,23 @@ def wire(ctx: PageContext, tabs: dict) -> None:
             loaded = reg.get(name)
             source = tool.image_from_payload(payload, what, get_upload_folder(), t.sketch.blob_storage)
             img, notes = prepare_image(source, what)
-            out = tool.encode_prepared(loaded, img)
             conditional = bool(loaded.num_classes)
+            out = tool.encode_prepared(loaded, img, explore.label_for(loaded, label) if conditional else None)
             new_label = out["label"] if conditional else label
             view = explore.decoded_view(loaded, out["z"], new_label, proj)
             steps = notes + ["cropped to the ink", f"scaled to {BOX} px", "centred by mass in 28×28"]
-            note = (f"Prepared like MNIST: {', '.join(steps)}. Its latent mean is now in the sliders, and the "
-                    "yellow dot on the map marks it.")
+            inverted = out["source"] == explore.INVERSION_SOURCE
+            note = (f"Prepared like MNIST: {', '.join(steps)}. {tool.code_note(out, what)} Its code is now in the "
+                    "sliders, and the yellow dot on the map marks it.")
             if out["ranking"]:
                 best = out["ranking"][0]
                 note += (f" Best class: **{html.escape(best['class_name'])}** (−ELBO {best['neg_elbo']:.1f} nats), "
                          "now picked above.")
             m = loaded.modality
-            return [m.render(img), m.render(out["reconstruction"]), tool.ranking_rows(out["ranking"]), note,
-                    new_label if conditional else gr.skip(), f"Loaded the latent mean of your {what}.",
+            caption = f"G(z*), its best reconstruction ({out['bce']:.0f} nats)" if inverted else "Its reconstruction"
+            return [m.render(img), gr.update(value=m.render(out["reconstruction"]), caption=caption),
+                    tool.ranking_rows(out["ranking"]), note, new_label if conditional else gr.skip(),
+                    f"Loaded the {'inverted code z*' if inverted else 'latent mean'} of your {what}.",
                     *ctx.z_updates(loaded, view), *ctx.slider_updates(loaded, out["z"], values_only=True)]
         handler.__name__ = f"on_encode_{what}"
         return handler

@@ -17,9 +17,9 @@ from ..style import STRIP_CSS
 
 TITLE = "Nearest neighbours"
 NEEDS = ()
-HELP = """**Nearest neighbours.** The 8 test images whose latent means are nearest to the current z (Euclidean
-distance in latent space), nearest first, with their classes. They follow z when you release a slider, click the
-map, draw a random sample or reset; the button refreshes them after any other change."""
+HELP = """**Nearest neighbours.** The 8 test images whose codes (latent means; a GAN's inverted codes) are nearest to the
+current z (Euclidean distance in latent space), nearest first, with their classes. They follow z when you release a
+slider, click the map, draw a random sample or reset; the button refreshes them after any other change."""
 
 
 @dataclass
