@@ -113,8 +113,9 @@ def traverse(loaded: LoadedModel, z, label=None) -> dict:
                 f"change between neighbouring columns of its row (pixels from 0 to 1), measured on this grid. This "
                 f"model has no KL term to rank its dimensions by, so the ranking is read off the pictures, at this z "
                 f"(another z can reorder the rows). Each row sweeps its dimension from -3 to 3, the other values of z "
-                f"held. {n_active} of {d} dimensions visibly change the image; the {d - n_active} with a change "
-                f"below {PIXEL_CUTOFF} per column are marked unused here: their rows look flat.")
+                "held. " + (f"All {d} dimensions visibly change the image." if n_active == d else
+                            f"{n_active} of {d} dimensions visibly change the image; the {d - n_active} with a change "
+                            f"below {PIXEL_CUTOFF} per column are marked unused here: their rows look flat."))
     else:
         cut = f"{ACTIVE_UNIT_CUTOFF} nats" if measure == "KL" else f"{ACTIVE_UNIT_CUTOFF}"
         sweep = ("each row sweeps its dimension from -3 to 3" if measure == "KL" else
