@@ -217,3 +217,124 @@ def test_update_cards_refuses_quick_settings(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--quick", "--update-cards"])
     assert e.value.code == 2 and "--update-cards" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Two judges side by side, and the GAN rows, on synthetic data and tiny untrained models made here.
+
+def test_two_judge_row_says_where_the_judges_disagree():
+    from benchmarks.quality import _jrow, _row, format_table
+    agree = _jrow("conv gan: FD / conv VAE's FD", {"smallcnn": 0.21, "widecnn": 0.25}, "<= 0.3",
+                  {"smallcnn": True, "widecnn": True}, "{:.3f}")
+    differ = _jrow("conv gan: largest class share of prior samples", {"smallcnn": 0.131, "widecnn": 0.152}, "<= 0.14",
+                   {"smallcnn": True, "widecnn": False}, "{:.3f}")
+    plain = _row("conv gan: reconstruction BCE through inversion", 101.5, "conv VAE's 77.18")
+    assert agree["verdict"] == "PASS" and agree["disagree"] == [] and agree["texts"]["widecnn"] == "0.250"
+    assert differ["verdict"] == "PASS" and differ["disagree"] == ["widecnn"]
+    table = format_table("mnist", [agree, differ, plain]).splitlines()
+    assert "smallcnn" in table[2] and "widecnn" in table[2] and "judges" in table[2]
+    line = next(s for s in table if "largest class share" in s)
+    assert "0.131" in line and "0.152" in line and line.rstrip().endswith("disagree: widecnn FAIL")
+    assert not next(s for s in table if "FD / conv VAE" in s).rstrip().endswith("FAIL")
+    assert "101.50" in next(s for s in table if "inversion" in s)
+
+
+@pytest.fixture
+def synthetic_mnist(tmp_path):
+    """An IDX folder in MNIST's format: 10 classes of bright bars at class-dependent rows, 200 / 100 images."""
+    from conftest import write_idx
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 200), ("t10k", 100)):
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 30, (n, 28, 28))
+        for i, c in enumerate(labels):
+            images[i, 2 + 2 * c:4 + 2 * c, 6:22] = 255
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return folder
+
+
+def _model_folder(folder, kind, metrics, **kw):
+    from training import save_model
+    from training.checkpoint import write_json
+    torch.manual_seed(0)
+    model = create_model(kind, "conv", latent_dim=4, class_names=[str(i) for i in range(10)], conv_channels=(4, 8),
+                         conv_hidden=16, **kw)
+    save_model(model, folder, train={"epochs": 3}, data={"train_images": 200})
+    write_json(folder / "history.json", {"epochs": [{"epoch": e} for e in range(1, 4)]})
+    write_json(folder / "metrics.json", metrics)
+    (folder / "README.md").write_text(f"# {folder.name}\n")
+    return model
+
+
+def test_quick_run_judges_a_gan_under_both_judges(synthetic_mnist, tmp_path, capsys):
+    from benchmarks.quality import CARD_BEGIN, card_section, main, update_card
+    from training.checkpoint import read_json
+    assets = tmp_path / "assets"
+    _model_folder(assets / "mnist-vae", "vae",
+                  {"recon": 150.25, "neg_elbo": 180.0, "iwae_k4": 178.0, "knn5_accuracy": 0.5, "n_test": 100})
+    _model_folder(assets / "mnist-gan", "gan", {"recon": 201.5, "fd": 12.34, "n_test": 100}, dense_batch_norm=True)
+    _model_folder(assets / "mnist-cgan", "cgan", {"recon": 199.0, "n_test": 100}, dense_batch_norm=True)
+    out = tmp_path / "quality.json"
+    assert main(["--quick", "--datasets", "mnist", "--mnist-dir", str(synthetic_mnist), "--assets", str(assets),
+                 "--cache", str(tmp_path / "bcache"), "--json", str(out), "--threads", "1"]) == 0
+    text = capsys.readouterr().out
+    res = read_json(out)["datasets"]["mnist"]
+    assert res["judge_names"] == ["smallcnn", "widecnn"] and set(res["judges"]) == {"smallcnn", "widecnn"}
+    assert (tmp_path / "bcache" / "quick" / "judges" / "mnist-widecnn.safetensors").is_file()
+
+    vae, gan, cgan = (res["models"][k] for k in ("vae", "gan", "cgan"))
+    assert res["models"]["ae"] is None and res["models"]["cvae"] is None       # no folders: a row says so
+    for j in ("smallcnn", "widecnn"):
+        g = gan["judges"][j]
+        assert g["fd"] > 0 and g["fd_ratio_to_vae"] == pytest.approx(g["fd"] / vae["judges"][j]["fd"])
+        assert g["fd_ratio_to_baseline"] == pytest.approx(g["fd"] / res["baseline"]["fd_by_judge"][j])
+        assert g["fd_floor"] == res["judges"][j]["fd_train_vs_test"]
+        shares = list(g["class_share"].values())
+        assert len(shares) == 10 and sum(shares) == pytest.approx(1.0)
+        assert g["class_share_min"] == min(shares) and g["class_share_max"] == max(shares)
+        assert 0.0 <= cgan["judges"][j]["sample_accuracy"]["overall"] <= 1.0
+    assert gan["judges"]["smallcnn"]["fd"] != gan["judges"]["widecnn"]["fd"]   # two judges, two feature spaces
+    assert gan["recon"] == 201.5 and gan["vae_recon"] == 150.25 and gan["metrics_source"] == "metrics.json"
+    assert gan["metrics_json_fd"] == 12.34 and gan["fd"] == gan["judges"]["smallcnn"]["fd"]
+
+    rows = {r["name"]: r for r in res["rows"]}
+    ratio = rows["conv gan: FD / conv VAE's FD"]
+    assert ratio["target"] == "<= 0.3" and set(ratio["values"]) == {"smallcnn", "widecnn"}
+    assert ratio["verdict"] == ("PASS" if ratio["values"]["smallcnn"] <= 0.3 else "FAIL")
+    lo = rows["conv gan: smallest class share of prior samples"]
+    assert lo["verdict"] == ("PASS" if gan["judges"]["smallcnn"]["class_share_min"] >= 0.06 else "FAIL")
+    assert rows["conv gan: reconstruction BCE through inversion"]["target"] == "conv VAE's 150.25"
+    assert "conv cgan: samples labelled as their class" in rows
+    for name in ("conv gan: FD (prior samples, 500)", "conv gan:   FD floor (real train vs test)",
+                 "conv cgan: FD / conv VAE's FD", "conv vae: FD (prior samples)"):
+        assert name in rows and set(rows[name]["texts"]) == {"smallcnn", "widecnn"}
+    assert "conv gan: smallest class share of prior samples" in text and "widecnn" in text
+    assert "gan prior samples per class as widecnn labels them" in text
+
+    # The model card of the GAN gets the GAN's rows, both judges' columns, and its class shares.
+    section = card_section(res, "gan", "python benchmarks/quality.py")
+    assert "| figure | smallcnn | widecnn | target | verdict |" in section
+    assert "| FD / conv VAE's FD |" in section and "| reconstruction BCE through inversion | 201.50 |" in section
+    assert "cgan" not in section.split("| figure")[1] and "IWAE" not in section.split("| figure")[1]
+    assert "Prior samples per class as widecnn labels them" in section
+    assert update_card(assets / "mnist-gan", section)
+    assert (assets / "mnist-gan" / "README.md").read_text().count(CARD_BEGIN) == 1
+
+
+def test_gan_without_recon_for_this_test_set_is_inverted(synthetic_mnist, tmp_path, monkeypatch):
+    import benchmarks.quality as bq
+    from training.checkpoint import read_json
+    assets = tmp_path / "assets"
+    _model_folder(assets / "mnist-gan", "gan", {"recon": 201.5, "n_test": 10000}, dense_batch_norm=True)
+    calls = []
+    monkeypatch.setattr(bq, "inversion_recon", lambda model, split, log=print: calls.append(len(split)) or 88.5)
+    monkeypatch.setattr(bq, "KINDS", ("gan",))
+    out = tmp_path / "quality.json"
+    bq.main(["--quick", "--datasets", "mnist", "--mnist-dir", str(synthetic_mnist), "--assets", str(assets),
+             "--cache", str(tmp_path / "bcache"), "--json", str(out), "--threads", "1"])
+    gan = read_json(out)["datasets"]["mnist"]["models"]["gan"]
+    assert calls == [100] and gan["recon"] == 88.5 and gan["metrics_source"] == "re-evaluated"
+    assert gan["fd_ratio_to_vae"] is None and gan["vae_recon"] is None      # no VAE folder: n/a, not a crash
