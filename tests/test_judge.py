@@ -9,8 +9,8 @@ from safetensors import safe_open
 from conftest import synthetic_split
 from training import create_model
 from training.data import Dataset, Split
-from training.judge import (JUDGES, SmallCNN, WideCNN, accuracy, classify, fd_floor, frechet_distance, judge,
-                            judges_dir, sample_features, train_classifier)
+from training.judge import (JUDGES, SmallCNN, WideCNN, accuracy, classify, fd_floor, frechet_distance,
+                            images_fingerprint, judge, judges_dir, sample_features, train_classifier)
 
 
 def test_frechet_identical_sets_is_zero_and_shifted_sets_are_not():
@@ -41,12 +41,13 @@ def test_widecnn_learns_a_tiny_separable_problem():
     assert accuracy(model, test) > accuracy(untrained, test) or accuracy(untrained, test) < 0.5
 
 
-def test_judge_is_cached_with_its_settings_and_retrained_for_other_images(tmp_path):
+def test_judge_is_cached_with_its_settings_and_made_anew_for_other_images(tmp_path):
     data = Dataset("mnist", synthetic_split(48, seed=1), synthetic_split(24, seed=2), ["a", "b", "c"])
     logs = []
     a = judge("mnist", data, which="widecnn", cache_dir=tmp_path, epochs=1, log=logs.append)
-    path = tmp_path / "mnist-widecnn.safetensors"
-    assert path.is_file() and any("training the widecnn judge" in s for s in logs)
+    [path] = tmp_path.glob("mnist-widecnn-*.safetensors")
+    assert path.name == f"mnist-widecnn-{images_fingerprint(data.train)[:8]}.safetensors"
+    assert any("training the widecnn judge" in s for s in logs)
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
         assert any("running_mean" in k for k in f.keys())          # batch norm's statistics are cached too
@@ -59,16 +60,20 @@ def test_judge_is_cached_with_its_settings_and_retrained_for_other_images(tmp_pa
     x = data.test.float_images()
     assert torch.equal(classify(a, x)[1], classify(b, x)[1])           # the same judge, eval mode after loading
 
+    judge("mnist", data, which="widecnn", cache_dir=tmp_path, epochs=2, log=logs.append)   # other settings
+    assert any("other settings" in s for s in logs) and list(tmp_path.glob("*.safetensors")) == [path]
+    logs.clear()
     other = Dataset("mnist", synthetic_split(48, seed=5), data.test, data.class_names)   # same size, other images
-    judge("mnist", other, which="widecnn", cache_dir=tmp_path, epochs=1, log=logs.append)
-    assert any("other settings" in s for s in logs)
+    judge("mnist", other, which="widecnn", cache_dir=tmp_path, epochs=2, log=logs.append)
+    assert any("training the widecnn judge" in s for s in logs)
+    assert len(list(tmp_path.glob("mnist-widecnn-*.safetensors"))) == 2                 # beside it, not over it
 
 
 def test_judge_default_cache_is_the_training_packages(tmp_path, tiny_data):
     # conftest points VAE_EXPLORER_CACHE at tmp_path / "cache": the judges go to its judges/ folder.
     assert judges_dir() == tmp_path / "cache" / "judges"
     judge("mnist", tiny_data, epochs=1, log=lambda s: None)
-    assert (tmp_path / "cache" / "judges" / "mnist-smallcnn.safetensors").is_file()
+    assert len(list((tmp_path / "cache" / "judges").glob("mnist-smallcnn-*.safetensors"))) == 1
 
 
 def test_unknown_judge_is_refused_with_the_choices(tiny_data):

@@ -12,8 +12,8 @@ same distances:
 
 Two designs (JUDGES): "smallcnn", the standard small MNIST CNN (128 features), and "widecnn", a wider CNN with
 batch norm and global average pooling (256 features), a second opinion of another design. Weights are cached as
-safetensors with their training settings in the metadata (never pickled); a file made with other settings, or
-on other images, is retrained.
+safetensors (never pickled), one file per dataset, design and set of training images (named by their hash), with
+the training settings in the metadata; a file made with other settings is retrained.
 """
 from __future__ import annotations
 
@@ -215,14 +215,16 @@ def judge(dataset_name: str, data: Dataset, *, which: str = "smallcnn", cache_di
           epochs: int | None = None, log=print) -> nn.Module:
     """The judge `which` of this dataset, trained on data.train (and cached) when no cached one matches.
 
-    The file is <cache_dir>/<dataset_name>-<which>.safetensors (default cache_dir: judges_dir()); its metadata holds
-    the design, epochs, seed, number of training images and a hash of them, so a judge of other data or settings
-    is retrained in place rather than used. Epochs default to the recipe's (default_epochs).
+    The file is <cache_dir>/<dataset_name>-<which>-<hash of data.train>.safetensors (default cache_dir:
+    judges_dir()), so judges of other training images (a --train-limit run) sit beside it instead of replacing it;
+    its metadata holds the design, epochs, seed, number of training images and their hash, and a file made with
+    other settings is retrained. Epochs default to the recipe's (default_epochs).
     """
     epochs = default_epochs(which, dataset_name) if epochs is None else epochs
     folder = judges_dir() if cache_dir is None else Path(cache_dir)
-    return load_or_train(folder / f"{dataset_name}-{which}.safetensors", data.train, len(data.class_names),
-                         epochs=epochs, which=which, fingerprint=True, log=log)
+    path = folder / f"{dataset_name}-{which}-{images_fingerprint(data.train)[:8]}.safetensors"
+    return load_or_train(path, data.train, len(data.class_names), epochs=epochs, which=which, fingerprint=True,
+                         log=log)
 
 
 # ---------------------------------------------------------------------------------------------------------------
