@@ -3,6 +3,12 @@
     python benchmarks/fuzz.py                   # every generated case once (4,950 on the six shipped models)
     python benchmarks/fuzz.py --cases 600       # a seeded subset (or, above the generated count, repeats on top)
     python benchmarks/fuzz.py --fake --cases 60 # tiny synthetic models (tests/test_hostile_inputs.py runs this)
+    python benchmarks/fuzz.py --fake --models fake-gan,fake-cgan   # only the GANs' cases
+
+The models are those /list_models names (--models: a comma-separated subset); every per-model case runs on each of
+them, so a GAN (no encoder: /reconstruct, /encode_image and the drawing tab find codes by inversion; no
+generate_dataset without classes) gets every case a VAE gets. The synthetic set (--fake) has fake-ae, fake-vae,
+fake-cvae, fake-gan and fake-cgan.
 
 What is covered comes from the app itself: the list of events is read from the page's /config (its
 "dependencies"), and the run prints one line per dependency (named endpoint or UI event) with its case counts. A
@@ -836,13 +842,19 @@ def warm_up(caller: EventCaller, models: list[dict], files: dict[str, Path], ref
 
 # ---------------------------------------------------------------------------------------------------------------
 
-def run(base: str, n: int, seed: int, pid: int | None = None, verbose: bool = False) -> dict:
+def run(base: str, n: int, seed: int, pid: int | None = None, verbose: bool = False,
+        only: list[str] | None = None) -> dict:
+    """Run n cases (0: every generated one) against the app at `base`; only: the model names to draw cases for
+    (default: every readable model /list_models gives)."""
     from gradio_client import Client
 
     caller = EventCaller(base)
     client = Client(base, verbose=False)
     config = caller.http.get(caller.base + "/config").json()
-    models = [m for m in client.predict(api_name="/list_models") if "error" not in m]
+    models = [m for m in client.predict(api_name="/list_models") if "error" not in m
+              and (not only or m["name"] in only)]
+    if not models:
+        raise SystemExit(f"no readable model among {only or 'the models the app lists'}")
     fig_id = component_id(caller, "latent-map")
     try:
         sketch_id = component_id(caller, "sketchpad")
@@ -947,14 +959,17 @@ def main(argv=None) -> int:
     p.add_argument("--url", help="fuzz an app that is already running here instead of starting one")
     p.add_argument("--pid", type=int, help="with --url: the server's process id, to report its memory")
     p.add_argument("--server-log", help="write the server's whole log to this file")
+    p.add_argument("--models", help="comma-separated model names to draw cases for (default: all)")
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
+    only = [m.strip() for m in a.models.split(",") if m.strip()] if a.models else None
     if a.url:
-        return 0 if report(run(a.url, a.cases, a.seed, pid=a.pid, verbose=a.verbose)) else 1
+        return 0 if report(run(a.url, a.cases, a.seed, pid=a.pid, verbose=a.verbose, only=only)) else 1
     with tempfile.TemporaryDirectory() as tmp:
-        server = AppServer(timeout=120, fake_assets_in=tmp if a.fake else None, latent_dim=4, n_points=200)
+        server = AppServer(timeout=120, fake_assets_in=tmp if a.fake else None, latent_dim=4, n_points=200,
+                           **({"gan": True} if a.fake else {}))
         try:
-            ok = report(run(server.url, a.cases, a.seed, pid=server.proc.pid, verbose=a.verbose))
+            ok = report(run(server.url, a.cases, a.seed, pid=server.proc.pid, verbose=a.verbose, only=only))
         finally:
             log = server.stop()
         n_tb = log.count("Traceback")

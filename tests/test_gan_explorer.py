@@ -226,6 +226,8 @@ def test_the_page_opens_on_a_gan_with_its_map_note_and_the_vae_image(demo):
     assert page[ids["z-3"]]["visible"] is True and page[ids["z-4"]]["visible"] is False
     vae_page = event(demo, "on_model")("fake-vae", "pca")
     assert vae_page[ids["selected-vae"]]["visible"] is False and "optimiser" not in vae_page[ids["map-note"]]
+    assert page[ids["projection-picker"]]["info"] == "All precomputed from the test images' inverted codes."
+    assert "generator, no encoder" in page[ids["model-info"]] and "encoder and decoder" not in page[ids["model-info"]]
     tools = event(demo, "on_model_tools")("fake-gan")
     assert tools[ids["draw-off"]]["visible"] is False and tools[ids["draw-controls"]]["visible"] is True
 

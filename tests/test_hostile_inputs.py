@@ -2,7 +2,8 @@
 
 Unit tests for the fixes found by benchmarks/fuzz.py, plus a 60-case fuzz run against the app served on localhost
 with tiny fake models and a check that the fuzzer has cases for every event of the page (the full run, 4,950
-cases, is `python benchmarks/fuzz.py`).
+cases, is `python benchmarks/fuzz.py`). The fake models include a GAN and a conditional GAN: every case the VAE's
+endpoints get runs on the GAN too (MODELS), and the fuzz run's cases are drawn over all of them.
 """
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ from explorer.ui import build_demo, launch_kwargs
 
 D = 3
 HUGE = "x" * 100_000
+MODELS = ["fake-vae", "fake-gan"]  # an autoencoder and a GAN (no encoder: codes of pictures by inversion)
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
-    return ModelRegistry.discover(make_assets(tmp_path_factory.mktemp("hostile"), latent_dim=D, n_points=40))
+    return ModelRegistry.discover(make_assets(tmp_path_factory.mktemp("hostile"), latent_dim=D, n_points=40,
+                                              gan=True))
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +54,8 @@ def test_shown_cuts_long_values():
     lambda r: validate_label(HUGE, 10),
     lambda r: validate_seed(HUGE),
     lambda r: check_index(r.get("fake-vae").latent_map, HUGE),
+    lambda r: check_index(r.get("fake-gan").latent_map, HUGE),
+    lambda r: explore.decode(r.get("fake-gan"), HUGE),
 ])
 def test_messages_do_not_echo_a_huge_value(registry, call):
     with pytest.raises(InputError) as e:
@@ -79,22 +84,24 @@ def test_to_float_takes_integers_beyond_float_range():
 
 
 @pytest.mark.parametrize("call, words", [
-    (lambda r: validate_z([BIG, 0.0, 0.0], 3), "too large"),
-    (lambda r: validate_label(BIG, 10), "whole number"),
-    (lambda r: validate_label(-BIG, 0), "whole number"),
-    (lambda r: validate_seed(BIG), "seed"),
-    (lambda r: check_index(r.get("fake-vae").latent_map, -BIG), "out of range"),
-    (lambda r: interpolation.check_steps(BIG), "steps"),
-    (lambda r: neighbours.nearest_neighbours(r.get("fake-vae"), [0.0] * D, BIG), "k must be"),
-    (lambda r: arithmetic.move_towards(r.get("fake-vae"), [0.0] * D, 1, 2, BIG), "strength"),
-    (lambda r: arithmetic.move_towards(r.get("fake-vae"), [0.0] * D, BIG, 2, 1.0), "class id"),
-    (lambda r: export.validate_per_class(BIG), "per_class"),
-    (lambda r: export.validate_per_class(1e308), "per_class"),
+    (lambda r, m: validate_z([BIG, 0.0, 0.0], 3), "too large"),
+    (lambda r, m: validate_label(BIG, 10), "whole number"),
+    (lambda r, m: validate_label(-BIG, 0), "whole number"),
+    (lambda r, m: validate_seed(BIG), "seed"),
+    (lambda r, m: check_index(r.get(m).latent_map, -BIG), "out of range"),
+    (lambda r, m: interpolation.check_steps(BIG), "steps"),
+    (lambda r, m: neighbours.nearest_neighbours(r.get(m), [0.0] * D, BIG), "k must be"),
+    (lambda r, m: arithmetic.move_towards(r.get(m), [0.0] * D, 1, 2, BIG), "strength"),
+    (lambda r, m: arithmetic.move_towards(r.get(m), [0.0] * D, BIG, 2, 1.0), "class id"),
+    (lambda r, m: explore.decode(r.get(m), [BIG] * D), "too large"),
+    (lambda r, m: export.validate_per_class(BIG), "per_class"),
+    (lambda r, m: export.validate_per_class(1e308), "per_class"),
 ])
-def test_integers_beyond_float_range_get_a_message(registry, call, words):
+@pytest.mark.parametrize("model", MODELS)
+def test_integers_beyond_float_range_get_a_message(registry, call, words, model):
     """Found by benchmarks/fuzz.py: 10**400 raised OverflowError in every check ("Something went wrong")."""
     with pytest.raises(InputError, match=words) as e:
-        call(registry)
+        call(registry, model)
     assert len(str(e.value)) < 400  # the value is not echoed whole
 
 
@@ -108,17 +115,21 @@ def test_a_huge_class_id_is_not_echoed_whole():
 
 
 @pytest.mark.parametrize("api_name, args, words", [
-    ("interpolate", ("fake-vae", 0, 1, BIG, "linear", "fixed"), "steps"),
-    ("interpolate", ("fake-vae", -BIG, 1, 8, "linear", "fixed"), "out of range"),
-    ("neighbours", ("fake-vae", [0.0] * D, BIG), "k must be"),
+    ("interpolate", ("MODEL", 0, 1, BIG, "linear", "fixed"), "steps"),
+    ("interpolate", ("MODEL", -BIG, 1, 8, "linear", "fixed"), "out of range"),
+    ("neighbours", ("MODEL", [0.0] * D, BIG), "k must be"),
     ("compare_models", ("synthetic", BIG), "seed"),
     ("generate_dataset", ("fake-cvae", BIG, 0), "per_class"),
-    ("decode", ("fake-vae", [BIG] * D, -1), "too large"),
-    ("reconstruct", ("fake-vae", BIG), "index"),
+    ("generate_dataset", ("fake-cgan", BIG, 0), "per_class"),
+    ("decode", ("MODEL", [BIG] * D, -1), "too large"),
+    ("reconstruct", ("MODEL", BIG), "index"),
+    ("move_towards", ("MODEL", [0.0] * D, 1, 2, BIG), "strength"),
+    ("encode_image", ("MODEL", None), "no image"),
 ])
-def test_endpoints_with_integers_beyond_float_range(demo, api_name, args, words):
+@pytest.mark.parametrize("model", MODELS)
+def test_endpoints_with_integers_beyond_float_range(demo, api_name, args, words, model):
     with pytest.raises(gr.Error, match=words):
-        handler(demo, api_name)(*args)
+        handler(demo, api_name)(*[model if a == "MODEL" else a for a in args])
 
 
 def file_inputs(demo):
@@ -171,14 +182,15 @@ def test_every_event_takes_raw_values(demo):
     assert all(fn.preprocess is False for fn in demo.fns.values() if fn.inputs)
 
 
-def test_map_click_with_junk_event_data_gets_a_message(demo):
+@pytest.mark.parametrize("model", MODELS)
+def test_map_click_with_junk_event_data_gets_a_message(demo, model):
     on_select = handler(demo, "on_select")
     for evt in (None, gr.EventData(None, "junk"), gr.EventData(None, {"value": 1})):
         with pytest.raises(gr.Error, match="index of a test image"):
-            on_select("fake-vae", None, "pca", evt)
+            on_select(model, None, "pca", evt)
     with pytest.raises(gr.Error, match="out of range"):
-        on_select("fake-vae", None, "pca", gr.EventData(None, {"index": 10 ** 9}))
-    out = on_select("fake-vae", None, "pca", gr.EventData(None, {"index": 3}))  # no "value": fine
+        on_select(model, None, "pca", gr.EventData(None, {"index": 10 ** 9}))
+    out = on_select(model, None, "pca", gr.EventData(None, {"index": 3}))  # no "value": fine
     assert "test image #3" in out[5]  # the status line, after the three images, the note and the class
 
 
@@ -203,16 +215,18 @@ def test_decode_endpoint_with_raw_junk(demo, args, words):
         handler(demo, "decode")(*args)
 
 
+@pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("index", [{"path": "x"}, "abc", [], None, float("inf"), 10 ** 30])
-def test_reconstruct_endpoint_with_raw_junk(demo, index):
+def test_reconstruct_endpoint_with_raw_junk(demo, index, model):
     with pytest.raises(gr.Error, match="index"):
-        handler(demo, "reconstruct")("fake-vae", index)
+        handler(demo, "reconstruct")(model, index)
 
 
+@pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("z", [["abc"] * D, [None] * D, [{"a": 1}] * D, ["nan"] * D])
-def test_slider_move_with_junk_values(demo, z):
+def test_slider_move_with_junk_values(demo, z, model):
     with pytest.raises(gr.Error, match="z"):
-        handler(demo, "on_slide")("fake-vae", None, "pca", *z)
+        handler(demo, "on_slide")(model, None, "pca", *z)
 
 
 def test_map_server_function_with_a_spec_that_is_not_a_dict(demo):
@@ -236,6 +250,17 @@ def test_fuzz_subset_against_the_live_app(registry):
     assert total["clear-error"] > 20 and total["clamped-ok"] > 0
 
 
+def test_fuzz_cases_on_the_gans_against_the_live_app(registry):
+    """The fuzzer's per-model cases drawn for the GANs alone: inversion, no encoder, a cgan's classes."""
+    from benchmarks import fuzz
+    with serve(registry) as demo:
+        r = fuzz.run(demo.local_url, 80, seed=2, only=["fake-gan", "fake-cgan"])
+    total = sum(r["counts"].values(), Counter())
+    assert r["n"] == 80 and r["alive"] and r["leaks"] == []
+    assert total["crash"] == 0 and total["server-error"] == 0, r["examples"]
+    assert total["clear-error"] > 20 and total["clamped-ok"] > 0
+
+
 def test_file_inputs_and_the_sketchpad_answer_junk_on_the_live_app(registry):
     """The same fixes end to end: the message reaches a raw JSON caller, accept_blobs refuses with a 400."""
     import uuid
@@ -244,10 +269,11 @@ def test_file_inputs_and_the_sketchpad_answer_junk_on_the_live_app(registry):
     from explorer.testing.apphost import EventCaller, component_id
     with serve(registry) as demo:
         c = EventCaller(demo.local_url)
-        r = fuzz._call_named_raw(c, "encode_image", ["fake-vae", "abc"])
-        assert "image must be an uploaded file" in (r["error"] or "")
-        r = c.call("on_encode_drawing", ["fake-vae", None, "pca", {"id": 5}])
-        assert "drawing must be" in (r["error"] or "")
+        for model in MODELS:
+            r = fuzz._call_named_raw(c, "encode_image", [model, "abc"])
+            assert "image must be an uploaded file" in (r["error"] or "")
+            r = c.call("on_encode_drawing", [model, None, "pca", {"id": 5}])
+            assert "drawing must be" in (r["error"] or "")
         runner = fuzz.Runner(c, None, 0, component_id(c, "sketchpad"), {})
         r = runner._blob({"type": "layer", "index": str(10 ** 9)}, b"x")
         assert r["status"] == 400 and "layer's index" in r["error"]

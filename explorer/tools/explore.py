@@ -134,8 +134,12 @@ def describe_model(info: ModelInfo) -> str:
     kind = info.kind_label
     dataset = DATASET_NAMES.get(str(info.dataset).lower(), info.dataset or "unknown dataset")
     article = "an" if kind[0] in "aeiou" else "a"
+    caps = info.capabilities
+    parts = (f"{info.arch} encoder and decoder" if caps.encode else
+             f"{info.arch} generator, no encoder: codes of pictures are found by GAN inversion" if caps.invert else
+             f"{info.arch} decoder, no encoder")
     lines = [f"**{info.name}**: {article} {kind} trained on {dataset}, with a {info.latent_dim}-dimensional "
-             f"latent space ({info.arch} encoder and decoder)."]
+             f"latent space ({parts})."]
     m = info.metrics or {}
     figs = [f.phrase.format(m[f.key], latent_dim=info.latent_dim) for f in FIGURES if m.get(f.key) is not None]
     if figs:

@@ -20,7 +20,10 @@ from .browser_decode import page_decoder, runtime
 from .context import BLANK, FAST, IMG_TEMPLATE, MAX_SLIDERS, PageContext, friendly, log
 from .style import PLOTLY_HEAD, static_js
 
+PROJECTION_INFO = "All precomputed from the test images' latent means."
+PROJECTION_INFO_INVERTED = "All precomputed from the test images' inverted codes."
 VAE_CAPTION = "A VAE's reconstruction (same dataset)"
+VAE_ALT = "a VAE's reconstruction"  # sent with each update: a component built hidden gets its template's values then
 PROJECTION_CHOICES = [("PCA", "pca"), ("t-SNE", "tsne"), ("UMAP", "umap")]  # each model offers those its map has
 INTRO = """# Latent space explorer
 A variational autoencoder squeezes each 28×28 image into a short vector **z** (its *latent code*) and learns a
@@ -115,8 +118,7 @@ def layout(registry) -> tuple[PageContext, dict]:
 
         with gr.Column(scale=7, min_width=420):
             projection = gr.Radio(PROJECTION_CHOICES, value="pca", label="Map projection",
-                                  elem_id="projection-picker",
-                                  info="All precomputed from the test images' latent means.")
+                                  elem_id="projection-picker", info=PROJECTION_INFO)
             # The value is only {"model", "projection"}: the browser fetches the 10,000-point figure through
             # get_figure (a server function) so that later small updates (the marker) stay cheap.
             latent_map = gr.HTML(None, html_template='<div class="xp-map-plot"></div>',
@@ -132,7 +134,7 @@ def layout(registry) -> tuple[PageContext, dict]:
                 sel_recon = gr.HTML(BLANK, html_template=IMG_TEMPLATE, alt="its reconstruction",
                                     caption="Reconstruction", elem_id="selected-reconstruction", js_on_load=None)
                 # A GAN's map only: the same test image through a VAE of the same dataset (hidden otherwise).
-                sel_vae = gr.HTML(BLANK, html_template=IMG_TEMPLATE, alt="a VAE's reconstruction",
+                sel_vae = gr.HTML(BLANK, html_template=IMG_TEMPLATE, alt=VAE_ALT,
                                   caption=VAE_CAPTION, elem_id="selected-vae", js_on_load=None, visible=False)
             sel_note = gr.Markdown("", elem_id="selected-note")
 
@@ -173,13 +175,14 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
                 ctx.map_note: note,
                 sel_orig: gr.update(value=loaded.modality.blank, caption="Test image"),
                 sel_recon: gr.update(value=loaded.modality.blank, caption="Reconstruction"),
-                sel_vae: gr.update(value=loaded.modality.blank, caption=f"{VAE_CAPTION}: {companion}" if companion
-                                   else VAE_CAPTION, visible=bool(companion)),
+                sel_vae: gr.update(value=loaded.modality.blank, caption=html.escape(f"{VAE_CAPTION}: {companion}")
+                                   if companion else VAE_CAPTION, alt=VAE_ALT, visible=bool(companion)),
                 sel_note: "",
                 ctx.status: "", ctx.decoded: image,
                 ctx.class_row: gr.update(value=row, visible=bool(row)),
                 **dict(zip(sliders, ctx.slider_updates(loaded, z))),
-                ctx.projection: gr.update(choices=projections, value=proj),
+                ctx.projection: gr.update(choices=projections, value=proj, info=PROJECTION_INFO_INVERTED if
+                                          loaded.capabilities.invert else PROJECTION_INFO),
                 decode_mode: gr.update(decoder=page_decoder(name, loaded))}
 
     @friendly
@@ -225,7 +228,7 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
             loaded_what = "inverted code z*"
             vae = explore.compare_reconstruction(registry, loaded, sel)
             vae_update = (gr.update(value=m.render(vae["reconstruction"]), caption=html.escape(
-                f"{VAE_CAPTION}: {vae['model']}, {vae['bce']:.0f} nats"), visible=True) if vae
+                f"{VAE_CAPTION}: {vae['model']}, {vae['bce']:.0f} nats"), alt=VAE_ALT, visible=True) if vae
                 else gr.update(visible=False))
             note = ("z* was found by an optimiser (GAN inversion), not an encoder. "
                     + (html.escape(vae["caption"]) if vae else "With a VAE of the same dataset among the models, "

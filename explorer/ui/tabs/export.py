@@ -19,8 +19,9 @@ NEEDS = ()
 HELP = """**Export.** The latent map of the model picked above as CSV: one row per test image with its index,
 class and the coordinates of every stored projection."""
 DATASET_HELP = f"""**Synthetic data set.** Decode codes drawn from the prior N(0, I) as each class of a conditional
-model (CVAE): a labelled data set, as the tutorials' authors used VAEs to get extra samples for low-resource tasks.
-An unconditional VAE or AE cannot do this (its samples come with no class), so only CVAE models are listed. You get
+model (a CVAE's decoder or a conditional GAN's generator): a labelled data set, as the tutorials' authors used VAEs to
+get extra samples for low-resource tasks. An unconditional model (AE, VAE, GAN) cannot do this (its samples come with
+no class), so only conditional models are listed. You get
 an .npz (`images` uint8 N×28×28, `labels`, `class_names`) and a PNG sheet of the first {tool.SHEET_PER_CLASS}
 samples per class. 1 to {tool.MAX_PER_CLASS:,} samples per class."""
 
@@ -63,7 +64,7 @@ def layout(ctx: PageContext) -> ExportTab:
             seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="dataset-seed", min_width=120)
             generate = gr.Button("Generate data set", variant="primary", elem_id="generate-button",
                                  interactive=bool(cvaes))
-        note = gr.Markdown("" if cvaes else "No conditional (CVAE) model is loaded, so no labelled data set "
+        note = gr.Markdown("" if cvaes else "No conditional model (CVAE, CGAN) is loaded, so no labelled data set "
                            "can be generated.", elem_id="dataset-note")
         with gr.Row(equal_height=False):
             files = gr.File(label="Data set (.npz) and sheet (.png)", file_count="multiple", interactive=False,
