@@ -56,7 +56,8 @@ class ModelConfig:
     pixel_bias: bool = False          # conv only: a learned logit offset per output pixel (the last layer has one bias)
     dense_batch_norm: bool = False    # conv only: BatchNorm after the decoder's dense layers too (a GAN's generator)
     disc_channels: tuple = (64, 128)  # gan / cgan: the discriminator's two stride-2 convs (training only)
-    disc_hidden: int = 1024           # gan / cgan: the discriminator's dense layer
+    disc_hidden: int = 1024           # gan / cgan: the discriminator's dense layer (0: none, conv features -> logit)
+    disc_minibatch_std: bool = False  # gan / cgan: the discriminator also sees the batch's feature spread
 
     def __post_init__(self):
         self.image_shape = tuple(int(s) for s in self.image_shape)
@@ -88,7 +89,7 @@ class ModelConfig:
             raise ConfigError(f"class_names has {len(self.class_names)} names but num_classes={self.num_classes}.")
         for name, value, hi in (("mlp_hidden", self.mlp_hidden, 8192), ("conv_hidden", self.conv_hidden, 8192),
                                 ("disc_hidden", self.disc_hidden, 8192)):
-            if not isinstance(value, int) or not 1 <= value <= hi:
+            if not isinstance(value, int) or not (0 if name == "disc_hidden" else 1) <= value <= hi:
                 raise ConfigError(f"{name}={value!r} is out of range; use an integer from 1 to {hi}.")
         if len(self.conv_channels) != 2 or not all(1 <= c <= 1024 for c in self.conv_channels):
             raise ConfigError(f"conv_channels={list(self.conv_channels)} must be two integers from 1 to 1024.")
@@ -133,6 +134,7 @@ class TrainConfig:
     class_mmd: float = 0.0            # cvae: weight (nats) on each class's codes matching N(0, I) (losses.class_mmd)
     classifier_weight: float = 0.0    # cvae: weight on an auxiliary classifier's cross-entropy for decoded prior samples
     gan_loss: str = "ns"              # gan / cgan: "ns" (non-saturating, -log D(G(z))) | "hinge"
+    disc_lr_ratio: float = 1.0        # gan / cgan: the discriminator's lr is lr * this (TTUR, Heusel et al. 2017)
     precision: str = "fp32"           # "fp32" | "bf16": run the network's layers under bfloat16 autocast (losses stay fp32)
     seed: int = 0
     device: str = "auto"              # "auto" | "cpu" | "cuda"
@@ -162,6 +164,8 @@ class TrainConfig:
             raise ConfigError(f"classifier_weight={self.classifier_weight} makes prior samples recognisable as the "
                               f"class they were decoded with, so it needs a cvae (got kind={kind!r}); drop it "
                               "(--classifier-weight 0) or train a cvae (--kind cvae).")
+        if not self.disc_lr_ratio > 0:
+            raise ConfigError(f"disc_lr_ratio={self.disc_lr_ratio} must be positive.")
         if self.gan_loss not in GAN_LOSSES:
             raise ConfigError(f"gan_loss={self.gan_loss!r} must be one of {', '.join(GAN_LOSSES)}.")
         if kind is not None and is_adversarial(kind):

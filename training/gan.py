@@ -29,8 +29,8 @@ from .models import GAN, Discriminator, build_model
 ADAM_BETAS = (0.5, 0.999)   # DCGAN's: a lower beta1 than Adam's 0.9 keeps the two players from overshooting
 
 
-def _adam(params, cfg: TrainConfig, device: torch.device) -> torch.optim.Adam:
-    return torch.optim.Adam(params, lr=cfg.lr, betas=ADAM_BETAS, fused=device.type in ("cpu", "cuda"))
+def _adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
+    return torch.optim.Adam(params, lr=lr, betas=ADAM_BETAS, fused=device.type in ("cpu", "cuda"))
 
 
 def _d_logits(disc: Discriminator, x: torch.Tensor, c: torch.Tensor | None, precision: str) -> torch.Tensor:
@@ -146,8 +146,8 @@ def train_gan(model_cfg: ModelConfig, cfg: TrainConfig, out: Path, data: Dataset
     if resume:
         model = ckpt.load_model(out, device=device).train()
     saved_weights = {k: v.clone() for k, v in model.state_dict().items()}
-    g_opt = _adam(model.decoder.parameters(), cfg, device)
-    d_opt = _adam(disc.parameters(), cfg, device)
+    g_opt = _adam(model.decoder.parameters(), cfg.lr, device)
+    d_opt = _adam(disc.parameters(), cfg.lr * cfg.disc_lr_ratio, device)
     if resume:
         start_epoch, step = _load_state(out, g_opt, d_opt, disc, shuffle_gen, device, model)
         history[:] = history[:start_epoch]
@@ -183,9 +183,9 @@ def train_gan(model_cfg: ModelConfig, cfg: TrainConfig, out: Path, data: Dataset
                    leave=False, dynamic_ncols=True)
         for b in bar:
             lr = lr_at(cfg, step, total_steps)
-            for opt in (g_opt, d_opt):
+            for opt, scale in ((g_opt, 1.0), (d_opt, cfg.disc_lr_ratio)):
                 for group in opt.param_groups:
-                    group["lr"] = lr
+                    group["lr"] = lr * scale
             idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             x = unit_images(x_train[idx])
             y = y_train[idx] if model.conditional else None

@@ -134,9 +134,11 @@ class SampleClassifier(nn.Module):
 
 class Discriminator(nn.Module):
     """A GAN's critic (DCGAN): strided convolutions with LeakyReLU(0.2), batch norm on every conv layer but the
-    first (Radford et al. 2016), then dense layers to one logit, "real". A cgan's one-hot class joins the features
-    before the dense layers, as the CVAE's encoder takes it. Training only: it is kept in the resume state
-    (train_state.safetensors), never in model.safetensors."""
+    first (Radford et al. 2016), then a dense layer (disc_hidden units; 0: none, DCGAN's own design) to one logit,
+    "real". A cgan's one-hot class joins the features before the dense layers, as the CVAE's encoder takes it.
+    disc_minibatch_std adds one feature, the standard deviation of the conv features across the batch (Karras et al.
+    2018): a batch of near-identical samples stands out, which discourages mode collapse.
+    Training only: it is kept in the resume state (train_state.safetensors), never in model.safetensors."""
 
     def __init__(self, cfg: ModelConfig, cond: int = 0):
         super().__init__()
@@ -145,13 +147,21 @@ class Discriminator(nn.Module):
             nn.Conv2d(1, c1, 4, stride=2, padding=1), nn.LeakyReLU(0.2),                        # (B, c1, 14, 14)
             nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.BatchNorm2d(c2), nn.LeakyReLU(0.2),   # (B, c2, 7, 7)
         )
-        self.hidden = nn.Linear(c2 * 7 * 7 + cond, cfg.disc_hidden)
-        self.out = nn.Linear(cfg.disc_hidden, 1)
+        self.minibatch_std = cfg.disc_minibatch_std
+        n_feat = c2 * 7 * 7 + cond + int(self.minibatch_std)
+        self.hidden = nn.Linear(n_feat, cfg.disc_hidden) if cfg.disc_hidden else None
+        self.out = nn.Linear(cfg.disc_hidden or n_feat, 1)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, 1, 28, 28) in [0, 1] (and a cgan's one-hot c) -> (B,) logits of "x is a real image"."""
-        h = _with_label(self.convs(x).flatten(1), c)
-        return self.out(F.leaky_relu(self.hidden(h), 0.2)).squeeze(1)
+        h = self.convs(x).flatten(1)                                                          # (B, c2 * 49)
+        if self.minibatch_std:
+            spread = h.std(0, correction=0).mean() if h.shape[0] > 1 else h.new_zeros(())
+            h = torch.cat([h, spread.expand(h.shape[0], 1)], dim=1)
+        h = _with_label(h, c)
+        if self.hidden is not None:
+            h = F.leaky_relu(self.hidden(h), 0.2)
+        return self.out(h).squeeze(1)
 
 
 # ---------------------------------------------------------------------------------------------------------------
