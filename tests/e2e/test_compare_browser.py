@@ -38,7 +38,7 @@ def page(assets):
             pg.errors = []
             pg.on("pageerror", lambda e: pg.errors.append(str(e)))
             pg.goto(server.url)
-            wait_ready(pg)
+            wait_ready(pg, timeout=90_000)
             yield pg
             assert not pg.errors, pg.errors
             browser.close()
