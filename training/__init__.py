@@ -1,10 +1,13 @@
-"""Train, evaluate and load AE / VAE / CVAE models for the latent-space explorer.
+"""Train, evaluate and load AE / VAE / CVAE and GAN / CGAN models for the latent-space explorer.
 
 Public API:
     load_model(folder)            -> model in eval mode (config.json + model.safetensors; never unpickles)
     save_model(model, folder)     -> writes config.json + model.safetensors atomically
     create_model(kind, arch, ...) -> an untrained model
     ModelLoadError                -> raised for a folder that cannot be loaded, with the fix in the message
+
+A GAN (kinds gan, cgan: training.models.GAN, CGAN) loads the same way and has a generator and no encoder;
+training.inversion.invert finds the code of an image by optimisation instead.
 
 The names are imported on first use (PEP 562), so `import training.figures` or `import training.config` does not
 import torch (seconds of start-up), while `from training import load_model` works as it always has.

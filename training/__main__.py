@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from .checkpoint import ModelLoadError, OutputError
-from .config import ARCHS, DEVICES, PRECISIONS, ConfigError, ModelConfig, TrainConfig
+from .config import ARCHS, DEVICES, GAN_LOSSES, PRECISIONS, ConfigError, ModelConfig, TrainConfig
 from .data import DATASETS, DataError
 from .export import ExportError
 from .models import MODEL_KINDS
@@ -17,20 +17,56 @@ from .train import TrainingDiverged
 EXIT_CODES = {DataError: 3, ModelLoadError: 4, OutputError: 5, ConfigError: 2, TrainingDiverged: 6, ExportError: 7}
 
 
+# What a GAN kind (gan, cgan) trains with when the command line does not say: DCGAN's Adam learning rate, held
+# constant, and no weight decay (gan.py's Adam has none); the generator has batch norm after its dense layers too,
+# with the shapes of the shipped GAN folders.
+GAN_TRAIN_DEFAULTS = {"lr": 2e-4, "lr_min_ratio": 1.0, "weight_decay": 0.0, "gan_loss": "ns"}
+GAN_MODEL_DEFAULTS = {"dense_batch_norm": True, "conv_channels": (64, 128), "conv_hidden": 256,
+                      "disc_channels": (32, 64), "disc_hidden": 512}
+
+
+def _kind(args) -> str:
+    """--kind, or when resuming without it the kind of the run saved in --out (else the default, vae)."""
+    if args.kind is not None:
+        return args.kind
+    if args.resume and (Path(args.out) / "config.json").is_file():
+        from .checkpoint import read_config
+        kind = read_config(args.out)["model"].get("kind")
+        if kind in MODEL_KINDS:
+            return kind
+    return "vae"
+
+
+def _train_settings(args, kind: str) -> dict:
+    """The training settings the command line gave, with the kind's defaults for the ones it left out."""
+    adversarial = MODEL_KINDS[kind].adversarial
+    if adversarial and args.weight_decay:
+        raise ConfigError(f"--weight-decay {args.weight_decay}: a {kind} trains with Adam and no weight decay "
+                          "(gan.py); drop --weight-decay.")
+    if not adversarial and args.gan_loss is not None:
+        raise ConfigError(f"--gan-loss {args.gan_loss} is a GAN setting; a {kind} has no discriminator. Drop it, or "
+                          "train a gan (--kind gan).")
+    given = {"lr": args.lr, "lr_min_ratio": args.lr_min_ratio, "weight_decay": args.weight_decay,
+             "gan_loss": args.gan_loss}
+    defaults = GAN_TRAIN_DEFAULTS if adversarial else {name: getattr(TrainConfig, name) for name in given}
+    return {name: defaults[name] if value is None else value for name, value in given.items()}
+
+
 def _train(args) -> None:
     from .recipes import finish_folder
     from .checkpoint import ensure_writable
     from .data import load_dataset
     from .train import train
 
+    kind = _kind(args)
     tcfg = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size,
-                       lr=args.lr, lr_min_ratio=args.lr_min_ratio, weight_decay=args.weight_decay, beta=args.beta,
-                       kl_warmup_epochs=args.kl_warmup, beta_start=args.beta_start, seed=args.seed,
+                       beta=args.beta, kl_warmup_epochs=args.kl_warmup, beta_start=args.beta_start, seed=args.seed,
                        ema=args.ema, class_mmd=args.class_mmd, classifier_weight=args.classifier_weight,
-                       precision=args.precision,
-                       device=args.device, resize=args.resize, train_limit=args.train_limit)
-    mcfg = ModelConfig(kind=args.kind, arch=args.arch, latent_dim=args.latent_dim, pixel_bias=args.pixel_bias,
-                       num_classes=2 if MODEL_KINDS[args.kind].conditional else 0)  # the real count: from the data
+                       precision=args.precision, device=args.device, resize=args.resize,
+                       train_limit=args.train_limit, **_train_settings(args, kind))
+    mcfg = ModelConfig(kind=kind, arch=args.arch, latent_dim=args.latent_dim, pixel_bias=args.pixel_bias,
+                       num_classes=2 if MODEL_KINDS[kind].conditional else 0,  # the real count: from the data
+                       **(GAN_MODEL_DEFAULTS if MODEL_KINDS[kind].adversarial else {}))
     tcfg.validate(mcfg.kind)
     t0 = time.time()
     ensure_writable(args.out)  # before the data is read, let alone trained on
@@ -55,9 +91,11 @@ def _evaluate(args) -> None:
     data = load_dataset(args.dataset or t.get("dataset", "mnist"), args.data_dir or t.get("data_dir"),
                         resize=t.get("resize", False), train_limit=t.get("train_limit"), seed=t.get("seed", 0))
     if args.map:
-        metrics = finish_folder(model, args.folder, data, k=args.k, log=lambda *a: print(*a, file=sys.stderr))
+        metrics = finish_folder(model, args.folder, data, k=args.k, tsne=not args.no_tsne, umap=not args.no_umap,
+                                log=lambda *a: print(*a, file=sys.stderr))
     else:
-        metrics = evaluate(model, data.test, data.train, k=args.k)
+        metrics = evaluate(model, data.test, data.train, k=args.k, dataset_name=data.name,
+                           class_names=data.class_names, log=lambda *a: print(*a, file=sys.stderr))
         ckpt.write_json(f"{args.folder}/{METRICS_NAME}", metrics)
     print(json.dumps(metrics, indent=2))
 
@@ -107,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train one model into a folder (then evaluate it and build its latent map)")
-    t.add_argument("--kind", choices=tuple(MODEL_KINDS), default="vae")
+    t.add_argument("--kind", choices=tuple(MODEL_KINDS),
+                   help="the model kind (default vae; with --resume, the kind saved in --out)")
     t.add_argument("--arch", choices=ARCHS, default="conv")
     t.add_argument("--latent-dim", type=int, default=ModelConfig.latent_dim, help="at most 32 (default %(default)s)")
     t.add_argument("--pixel-bias", action="store_true",
@@ -118,11 +157,16 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--resize", action="store_true", help="image folders: resize images that are not 28x28")
     t.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     t.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
-    t.add_argument("--lr", type=float, default=TrainConfig.lr)
-    t.add_argument("--lr-min-ratio", type=float, default=TrainConfig.lr_min_ratio,
-                   help="cosine-decay lr to lr*ratio (1 = constant; default %(default)s)")
-    t.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay,
-                   help="AdamW weight decay (0 = plain Adam; default %(default)s)")
+    t.add_argument("--lr", type=float,
+                   help=f"learning rate (default {TrainConfig.lr}; a gan or cgan: {GAN_TRAIN_DEFAULTS['lr']})")
+    t.add_argument("--lr-min-ratio", type=float,
+                   help="cosine-decay lr to lr*ratio (1 = constant; default "
+                        f"{TrainConfig.lr_min_ratio}; a gan or cgan: {GAN_TRAIN_DEFAULTS['lr_min_ratio']})")
+    t.add_argument("--weight-decay", type=float,
+                   help=f"AdamW weight decay (0 = plain Adam; default {TrainConfig.weight_decay}; a gan or cgan has "
+                        "none)")
+    t.add_argument("--gan-loss", choices=GAN_LOSSES,
+                   help="gan / cgan: ns, the non-saturating -log D(G(z)) (default), or hinge")
     t.add_argument("--beta", type=float, default=1.0, help="weight on the KL term (1 = VAE; other = beta-VAE)")
     t.add_argument("--kl-warmup", type=int, default=0,
                    help="epochs over which beta moves linearly from --beta-start to --beta (0 = constant beta)")
@@ -157,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--data-dir")
     e.add_argument("-k", type=int, default=64)
     e.add_argument("--map", action="store_true", help="also rebuild latent_map.npz and the model card")
+    e.add_argument("--no-tsne", action="store_true", help="--map: skip the t-SNE projection")
+    e.add_argument("--no-umap", action="store_true", help="--map: skip the UMAP projection")
     e.set_defaults(func=_evaluate)
 
     b = sub.add_parser("build-assets", help="train, evaluate and map the six shipped models")

@@ -18,7 +18,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .config import ConfigError, ModelConfig
+from .config import ConfigError, ModelConfig, is_adversarial
 from .models import LatentModel, build_model
 
 CONFIG_NAME = "config.json"
@@ -132,6 +132,25 @@ def read_config(folder: str | Path) -> dict:
     return config
 
 
+# The keys of a GAN's model section that fix its generator's shapes. ModelConfig fills a missing key with its default,
+# which for these is another generator than the one trained (an autoencoder's decoder has no batch norm after its
+# dense layers, for one), so a GAN's config.json must have them.
+GENERATOR_KEYS = ("latent_dim", "conv_channels", "conv_hidden", "dense_batch_norm")
+
+
+def _check_generator_shapes(folder: Path, model_section) -> None:
+    """A GAN's config.json names its generator's shapes: ModelLoadError naming the missing keys, else nothing."""
+    if not isinstance(model_section, dict) or not is_adversarial(model_section.get("kind")):
+        return
+    missing = [key for key in GENERATOR_KEYS if key not in model_section]
+    if missing:
+        raise ModelLoadError(
+            f"{folder / CONFIG_NAME}: the model section of this {model_section['kind']} lacks {', '.join(missing)}, "
+            "the generator's shapes, so its weights cannot be rebuilt. Copy config.json from the training run that "
+            "wrote model.safetensors (training.save_model writes every key), or add the missing keys with the "
+            "values it was trained with.")
+
+
 def load_model(folder: str | Path, *, device: str | torch.device = "cpu") -> LatentModel:
     """Load a model folder (config.json + model.safetensors) and return the model in eval mode.
 
@@ -140,6 +159,7 @@ def load_model(folder: str | Path, *, device: str | torch.device = "cpu") -> Lat
     """
     folder = Path(folder)
     config = read_config(folder)
+    _check_generator_shapes(folder, config["model"])
     try:
         model_config = ModelConfig.from_dict(config["model"])
     except (ConfigError, TypeError) as e:

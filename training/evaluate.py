@@ -1,4 +1,8 @@
-"""Test-set figures, in nats per image (Bernoulli log-likelihood of grayscale pixels), and the latent map."""
+"""Test-set figures, in nats per image (Bernoulli log-likelihood of grayscale pixels), and the latent map.
+
+An autoencoder is measured through its encoder; a GAN, which has none, through GAN inversion (training/inversion.py)
+and its samples as the judge classifier of its dataset sees them (training/judge.py). evaluate() picks the way.
+"""
 from __future__ import annotations
 
 import math
@@ -10,11 +14,12 @@ import torch
 
 from . import checkpoint as ckpt
 from .data import Split
-from .figures import ACTIVE_UNIT_CUTOFF, METRICS_NAME, iwae_key  # noqa: F401 (METRICS_NAME: importable from here too)
+from .figures import ACTIVE_UNIT_CUTOFF, DEFAULT_IWAE_K, METRICS_NAME, iwae_key  # noqa: F401 (METRICS_NAME: importable from here too)
 from .losses import bce_per_image, kl_per_dim, log_normal, log_std_normal
 from .models import LatentModel
 
 MAP_NAME = "latent_map.npz"
+GAN_SAMPLES = 10_000   # prior samples behind a GAN's Fréchet distance and class histogram
 
 
 _batches = Split.batches   # (split, batch_size, device) -> (x, y) batches; the name benchmarks/quality.py imports
@@ -47,10 +52,25 @@ def iwae_bound(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, k: i
     return -(torch.logsumexp(log_w, 0) - math.log(k))
 
 
-@torch.inference_mode()
 def evaluate(model: LatentModel, test: Split, train: Split | None = None, *, k: int = 64, seed: int = 0,
-             batch_size: int = 500) -> dict:
-    """All figures on `test`. kNN accuracy fits on `train` means (or, without train, leave-one-out on test)."""
+             batch_size: int = 500, inversion=None, judge=None, dataset_name: str | None = None,
+             class_names: list[str] | None = None, samples: int | None = None, log=print) -> dict:
+    """All figures on `test`, for metrics.json (the keys are figures.py's).
+
+    An autoencoder: reconstruction, KL, -ELBO, IWAE bound, active units and 5-NN accuracy of its posterior means
+    (fit on `train` means, or without train leave-one-out on test). A GAN (no encoder): evaluate_gan; `inversion`
+    (training.inversion.Inversion of the test images) reuses codes already found, `judge` a judge classifier already
+    loaded, and the other keywords are evaluate_gan's.
+    """
+    if not model.has_encoder:
+        return evaluate_gan(model, test, train, k=k, seed=seed, inversion=inversion, judge=judge,
+                            dataset_name=dataset_name, class_names=class_names, samples=samples, log=log)
+    return _evaluate_autoencoder(model, test, train, k=k, seed=seed, batch_size=batch_size)
+
+
+@torch.inference_mode()
+def _evaluate_autoencoder(model: LatentModel, test: Split, train: Split | None, *, k: int, seed: int,
+                          batch_size: int) -> dict:
     from sklearn.neighbors import KNeighborsClassifier
 
     t0 = time.time()
@@ -81,11 +101,8 @@ def evaluate(model: LatentModel, test: Split, train: Split | None = None, *, k: 
     if train is not None:
         knn.fit(encode_split(model, train).numpy(), train.labels.numpy())
         knn_acc = float(knn.score(mus.numpy(), test_labels))
-    else:  # leave-one-out on the test set: the 6 nearest include the point itself
-        knn.set_params(n_neighbors=6).fit(mus.numpy(), test_labels)
-        idx = knn.kneighbors(mus.numpy(), return_distance=False)[:, 1:]
-        votes = test_labels[idx]
-        knn_acc = float(np.mean([np.bincount(v).argmax() == t for v, t in zip(votes, test_labels)]))
+    else:
+        knn_acc = knn5_leave_one_out(mus.numpy(), test_labels)
     recon = sums["recon"] / n
     metrics = {
         "recon": recon,
@@ -100,6 +117,98 @@ def evaluate(model: LatentModel, test: Split, train: Split | None = None, *, k: 
         "units": "nats per image; Bernoulli likelihood of grayscale pixels",
         "seconds": round(time.time() - t0, 1),
     }
+    return metrics
+
+
+def knn5_leave_one_out(codes: np.ndarray, labels: np.ndarray) -> float:
+    """Accuracy of a 5-nearest-neighbour vote among the other points: codes (N, D), labels (N,). Each point's 6
+    nearest include the point itself, which is left out."""
+    from sklearn.neighbors import NearestNeighbors
+
+    idx = NearestNeighbors(n_neighbors=6).fit(codes).kneighbors(codes, return_distance=False)[:, 1:]
+    votes = labels[idx]
+    return float(np.mean([np.bincount(v).argmax() == t for v, t in zip(votes, labels)]))
+
+
+def evaluate_gan(model: LatentModel, test: Split, train: Split | None, *, k: int = DEFAULT_IWAE_K, seed: int = 0,
+                 inversion=None,
+                 judge=None, dataset_name: str | None = None, class_names: list[str] | None = None,
+                 samples: int | None = None, log=print) -> dict:
+    """A GAN's figures (it has a generator and no encoder), in metrics.json's keys:
+
+    - fd: Fréchet distance between the judge classifier's features (training/judge.py, trained on `train` and
+      cached) of `samples` prior samples, balanced over the classes for a cgan, and of the test images; fd_floor:
+      the same for real training images against the test images, what a perfect generator would score;
+    - class_histogram: the share of the samples the judge gives each class; mode_coverage_min / _max, its smallest
+      and largest share (1 / classes each for a generator that draws every class equally often; near 0 for a class
+      it dropped, mode collapse); a cgan also sample_accuracy (and per class): how often a sample decoded as class
+      c is labelled c;
+    - recon: the mean Bernoulli error (nats per test image) of G(z*), z* the code GAN inversion found for each test
+      image (training/inversion.py; `inversion` reuses codes found already, else the test split is inverted here);
+      knn5_accuracy: a 5-NN vote among the inverted test codes, leave-one-out (inverting the training images too
+      would double the cost);
+    - active_units, kl, neg_elbo, the IWAE bound and kl_per_dim: None. Inverted codes keep what their random start
+      gave a dimension the generator ignores, so the variance rule of active units would count it as used.
+
+    judge: a judge already loaded, else training.judge.judge(dataset_name, ...) trains or loads the cached one.
+    class_names: the data's classes (default: the model's). samples: how many prior samples (default GAN_SAMPLES).
+    """
+    from .data import Dataset
+    from .inversion import SPLIT_SETTINGS, invert_split
+    from .judge import classify, fd_floor, frechet_distance, judge as cached_judge, sample_features
+
+    if train is None:
+        raise ValueError("a GAN's figures need the training split: its judge classifier learns from it, and the "
+                         "Fréchet distance floor compares it with the test split.")
+    t0 = time.time()
+    samples = GAN_SAMPLES if samples is None else samples
+    class_names = list(class_names or model.class_names)
+    num_classes = len(class_names)
+    data = Dataset(dataset_name or "dataset", train, test, class_names)
+    clf = judge if judge is not None else cached_judge(data.name, data, log=log)
+    settings = {k: v for k, v in SPLIT_SETTINGS.items() if k != "batch_size"}
+    inversion_seconds = None
+    if inversion is None:
+        t1 = time.time()
+        inversion = invert_split(model, test, seed=seed)
+        inversion_seconds = round(time.time() - t1, 1)
+    if len(inversion.z) != len(test):
+        raise ValueError(f"the inversion holds {len(inversion.z)} codes for {len(test)} test images.")
+
+    labels = torch.arange(samples) % num_classes if model.conditional else None      # balanced over the classes
+    preds, feats = sample_features(model, clf, samples, labels, seed=seed)
+    _, test_feats = classify(clf, test.float_images())
+    hist = (torch.bincount(preds, minlength=num_classes)[:num_classes].double() / samples).tolist()
+    test_labels = test.labels.numpy()
+    metrics = {
+        "recon": float(inversion.bce.double().mean()),
+        "recon_via": "inversion: the Bernoulli error of G(z*), z* found by Adam on z for each test image",
+        "kl": None,
+        "neg_elbo": None,
+        iwae_key(k): None,
+        "active_units": None,
+        "knn5_accuracy": knn5_leave_one_out(inversion.z.numpy(), test_labels),
+        "kl_per_dim": None,
+        "fd": frechet_distance(feats, test_feats),
+        "fd_floor": fd_floor(clf, data, test),
+        "fd_samples": samples,
+        "class_histogram": hist,
+        "mode_coverage_min": min(hist),
+        "mode_coverage_max": max(hist),
+    }
+    if model.conditional:
+        hits = (preds == labels).double()
+        metrics["sample_accuracy"] = float(hits.mean())
+        metrics["sample_accuracy_per_class"] = [float(hits[labels == c].mean()) for c in range(num_classes)]
+    metrics.update({
+        "inversion": {**settings, "seed": seed, "seconds": inversion_seconds,
+                      "bce_median": float(inversion.bce.median())},
+        "n_test": len(test),
+        "knn_fit_on": "inverted test codes (leave-one-out)",
+        "judge": type(clf).__name__,
+        "units": "nats per image; Bernoulli likelihood of grayscale pixels; Fréchet distance in the judge's features",
+        "seconds": round(time.time() - t0, 1),
+    })
     return metrics
 
 
@@ -151,12 +260,25 @@ def add_umap(folder: str | Path, seed: int = 0, force: bool = False) -> bool:
 
 
 def build_latent_map(model: LatentModel, test: Split, *, seed: int = 0, tsne: bool = True,
-                     umap: bool = True) -> dict[str, np.ndarray]:
-    """Means, labels, images and 2-D PCA / t-SNE (and UMAP, when umap-learn is installed) coordinates of every
-    test image, for the app."""
+                     umap: bool = True, inversion=None) -> dict[str, np.ndarray]:
+    """Codes, labels, images and 2-D PCA / t-SNE (and UMAP, when umap-learn is installed) coordinates of every
+    test image, for the app.
+
+    The codes ("mu") are an autoencoder's posterior means; a model without an encoder (a GAN) stores the codes GAN
+    inversion found (`inversion`, a training.inversion.Inversion of the test images, or inverted here), with each
+    one's reconstruction error in "inversion_bce" (N,) nats, so the explorer's map, neighbours, arithmetic and
+    interpolation work on them unchanged."""
     from sklearn.decomposition import PCA
 
-    mu = encode_split(model, test).numpy().astype(np.float32)                   # (N, D)
+    extra = {}
+    if model.has_encoder:
+        mu = encode_split(model, test).numpy().astype(np.float32)               # (N, D)
+    else:
+        if inversion is None:
+            from .inversion import invert_split
+            inversion = invert_split(model, test, seed=seed)
+        mu = inversion.z.numpy().astype(np.float32)
+        extra["inversion_bce"] = inversion.bce.numpy().astype(np.float32)       # (N,)
     pca = PCA(n_components=2, random_state=seed).fit(mu)
     out = {
         "mu": mu,
@@ -165,6 +287,7 @@ def build_latent_map(model: LatentModel, test: Split, *, seed: int = 0, tsne: bo
         "pca": pca.transform(mu).astype(np.float32),
         "pca_mean": pca.mean_.astype(np.float32),
         "pca_components": pca.components_.astype(np.float32),                   # (2, D)
+        **extra,
     }
     if tsne:
         out["tsne"] = tsne_2d(mu, seed)

@@ -43,6 +43,13 @@ class Figure(NamedTuple):
     digits: int = 2   # decimals of a float in the model card and the README table
     of_latent: bool = False   # a count of latent dimensions: the model card shows it as "value / latent_dim"
     per_k: bool = False       # the key carries the number of importance samples (iwae_k<k>)
+    adversarial: bool | None = None   # True: a GAN's figure only; False: an autoencoder's only; None: both kinds
+    conditional: bool = False         # only a conditional kind has it (a sample drawn as class c)
+    share: bool = False       # a fraction: the model card and the README table show it as a percentage
+
+    def applies(self, adversarial: bool, conditional: bool) -> bool:
+        """Whether a model of this kind has this figure: its model card's columns."""
+        return (self.adversarial is None or self.adversarial == adversarial) and (conditional or not self.conditional)
 
     def key_at(self, k: int) -> str:
         """The metrics.json key of this figure in a folder evaluated with k importance samples."""
@@ -54,19 +61,39 @@ class Figure(NamedTuple):
 
     def format_card(self, value) -> str:
         """The model card's and README table's cell: "n/a", `digits` decimals of a float, an integer as it is."""
-        return "n/a" if value is None else (f"{value:.{self.digits}f}" if isinstance(value, float) else str(value))
+        if value is None:
+            return "n/a"
+        if self.share:
+            return f"{value:.{max(self.digits - 2, 0)}%}"
+        return f"{value:.{self.digits}f}" if isinstance(value, float) else str(value)
 
 
-# In the order every table shows them.
+# In the order every table shows them. An autoencoder's reconstruction decodes its encoder's code; a GAN's (it has
+# no encoder) decodes the code GAN inversion found (training/inversion.py), and its 5-NN accuracy is on those codes.
+# A GAN's sample figures are measured by the judge classifier of its dataset (training/judge.py) on 10,000 prior
+# samples: the Fréchet distance of its features to the test images' (beside the floor: real training images vs the
+# test images), the smallest and largest share of the samples given one class (1 / classes each when every class is
+# drawn equally often), and for a cgan how often a sample decoded as class c is labelled c.
 FIGURES: tuple[Figure, ...] = (
-    Figure("neg_elbo", "−ELBO (nats)", "{:.1f}", "−ELBO {:.1f} nats", "-ELBO", "-ELBO"),
+    Figure("neg_elbo", "−ELBO (nats)", "{:.1f}", "−ELBO {:.1f} nats", "-ELBO", "-ELBO", adversarial=False),
     Figure(iwae_key(DEFAULT_IWAE_K), "IWAE-64 bound (nats)", "{:.1f}", "IWAE-64 bound {:.1f} nats",
-           "IWAE bound, k={k}", "IWAE k=64", per_k=True),
+           "IWAE bound, k={k}", "IWAE k=64", per_k=True, adversarial=False),
     Figure("recon", "reconstruction (nats)", "{:.1f}", "reconstruction {:.1f} nats", "reconstruction", "recon"),
-    Figure("kl", "KL (nats)", "{:.1f}", "KL {:.1f} nats", "KL", "KL"),
+    Figure("kl", "KL (nats)", "{:.1f}", "KL {:.1f} nats", "KL", "KL", adversarial=False),
     Figure("active_units", "active units", "{}", "{} of {latent_dim} latent units active", "active units",
-           "active units", of_latent=True),
+           "active units", of_latent=True, adversarial=False),
     Figure("knn5_accuracy", "5-NN accuracy", "{:.3f}", "5-NN class accuracy in latent space {:.1%}",
            "5-NN accuracy on the means", "5-NN acc.", digits=3),
+    Figure("fd", "Fréchet distance", "{:.1f}", "Fréchet distance of samples to the test images {:.1f}",
+           "Fréchet distance", "FD", adversarial=True),
+    Figure("fd_floor", "FD floor (real vs real)", "{:.1f}", "(real training images: {:.1f})",
+           "FD floor (real train vs test)", "FD floor", adversarial=True),
+    Figure("mode_coverage_min", "smallest class share", "{:.1%}", "smallest class share of samples {:.1%}",
+           "smallest class share", "min class", digits=3, share=True, adversarial=True),
+    Figure("mode_coverage_max", "largest class share", "{:.1%}", "largest {:.1%}",
+           "largest class share", "max class", digits=3, share=True, adversarial=True),
+    Figure("sample_accuracy", "samples labelled as their class", "{:.1%}",
+           "{:.1%} of samples labelled as their class", "samples labelled as their class", "sample acc.",
+           digits=3, share=True, adversarial=True, conditional=True),
 )
 FIGURES_BY_KEY: dict[str, Figure] = {f.key: f for f in FIGURES}

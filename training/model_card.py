@@ -26,8 +26,10 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
         data_line = (f"{dataset}: {d.get('train_images')} training images, {d.get('test_images')} test images "
                      f"(source: {source}).")
     k = iwae_k(metrics)   # the folder's own IWAE bound, whatever `-k` it was evaluated with
+    gan = kind.adversarial
+    figures = [f for f in FIGURES if f.applies(gan, kind.conditional)]
     cells = [f.format_card(metrics.get(f.key_at(k))) + (f" / {m['latent_dim']}" if f.of_latent else "")
-             for f in FIGURES]
+             for f in figures]
     lines = [
         f"# {folder.name}",
         "",
@@ -35,6 +37,10 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
         "",
         "Load it with `training.load_model(\"<this folder>\")`. Weights are `model.safetensors`; the "
         "architecture and training settings are in `config.json`.",
+    ]
+    if gan:
+        lines += ["", _GAN_NOTE]
+    lines += [
         "",
         "## Data",
         "",
@@ -42,13 +48,7 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
         "",
         "## Training",
         "",
-        f"- epochs: {t.get('epochs')}, batch size {t.get('batch_size')}, AdamW lr {t.get('lr')}"
-        + (f" (cosine decay to {t.get('lr') * t.get('lr_min_ratio', 1):.0e})" if t.get("lr_min_ratio", 1) < 1 else "")
-        + (f", weight decay {t.get('weight_decay')}" if t.get("weight_decay") else "")
-        + (f", beta {t.get('beta')}" if kind.stochastic else "")
-        + (f", KL warm-up {t.get('kl_warmup_epochs')} epochs" if t.get("kl_warmup_epochs") else "")
-        + (f", class MMD weight {t.get('class_mmd')}" if t.get("class_mmd") else "")
-        + f", seed {t.get('seed')}",
+        _training_line(t, kind),
     ]
     if t.get("ema"):
         lines.append(f"- the weights are an exponential moving average of the trained ones (decay {t['ema']} a step)")
@@ -71,17 +71,28 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
         "",
         "## Figures (official test split, nats per image)",
         "",
-        _row(f.card.format(k=k) for f in FIGURES),
-        _rule(len(FIGURES)),
+        _row(f.card.format(k=k) for f in figures),
+        _rule(len(figures)),
         _row(cells),
         "",
-        "Reconstruction is the Bernoulli negative log-likelihood (BCE) of the grayscale test pixels; for the AE it is "
-        "the BCE of decoding the code itself and there is no KL or likelihood bound. "
-        "5-NN accuracy: a 5-nearest-neighbour classifier fit on the training-set means, scored on the test means.",
     ]
+    if gan:
+        lines += _gan_figures_text(metrics, m)
+    else:
+        lines.append(
+            "Reconstruction is the Bernoulli negative log-likelihood (BCE) of the grayscale test pixels; for the AE "
+            "it is the BCE of decoding the code itself and there is no KL or likelihood bound. "
+            "5-NN accuracy: a 5-nearest-neighbour classifier fit on the training-set means, scored on the test means.")
     if extra:
         lines += ["", extra]
-    if history:
+    if history and gan:
+        lines += ["", "## Per-epoch history", "",
+                  "D loss and G loss are the discriminator's and the generator's losses; D(x) and D(G(z)) the "
+                  "discriminator's mean probability of \"real\" for the real and the generated images of each batch.",
+                  "", "| epoch | D loss | G loss | D(x) | D(G(z)) |", "|---|---|---|---|---|"]
+        lines += [f"| {h['epoch']} | {h['d_loss']:.3f} | {h['g_loss']:.3f} | {h['d_real']:.3f} | {h['d_fake']:.3f} |"
+                  for h in history]
+    elif history:
         lines += ["", "## Per-epoch history", "", "| epoch | train loss | test recon | test KL |", "|---|---|---|---|"]
         lines += [f"| {h['epoch']} | {h['train_loss']:.2f} | {h['test_recon']:.2f} | {h['test_kl']:.2f} |"
                   for h in history]
@@ -91,17 +102,79 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
 
 
 def models_table(root: str | Path) -> str:
-    """A markdown table of every model folder under `root`, for the project README."""
+    """A markdown table of every model folder under `root`, for the project README. A figure no folder has (a GAN's,
+    under a root of autoencoders) gets no column."""
     head = ["model", "kind", "data", "latent", "epochs"]
-    rows = [_row(head + [f.column for f in FIGURES]), _rule(len(head) + len(FIGURES))]
+    folders = []
     for folder in sorted(p for p in Path(root).iterdir() if (p / ckpt.CONFIG_NAME).is_file()):
         c = ckpt.read_config(folder)
+        folders.append((folder, c, ckpt.read_json(folder / METRICS_NAME, {}) or {}))
+    figures = [f for f in FIGURES if any(x.get(f.key) is not None for _, _, x in folders)] or list(FIGURES)
+    rows = [_row(head + [f.column for f in figures]), _rule(len(head) + len(figures))]
+    for folder, c, x in folders:
         m, d, t = c["model"], c.get("data", {}), c.get("train", {})
-        x = ckpt.read_json(folder / METRICS_NAME, {}) or {}
         rows.append(_row([f"[{folder.name}]({folder.as_posix()}/README.md)", f"{m['arch']} {m['kind']}",
                           f"{d.get('dataset')} ({d.get('train_images')} train)", m["latent_dim"], t.get("epochs")]
-                         + [f.format_card(x.get(f.key)) for f in FIGURES]))
+                         + [f.format_card(x.get(f.key)) for f in figures]))
     return "\n".join(rows)
+
+
+_GAN_NOTE = (
+    "The folder holds the generator only (`model.safetensors`; with EMA, the moving average of its weights); the "
+    "discriminator it was trained against stays in the resume state (`train_state.safetensors`, not shipped). It has "
+    "no encoder: the code of an image (each test image on the latent map, a picture you draw) is found by GAN "
+    "inversion, Adam on z from the best of a pool of random codes, minimising the Bernoulli error of G(z) plus a "
+    "small prior penalty (`training/inversion.py`). Its reconstruction figure is that of G(z*) for those codes.")
+
+
+def _training_line(t: dict, kind) -> str:
+    """The card's line of training settings: the optimiser and what the kind's loss depends on."""
+    lr, ratio = t.get("lr"), t.get("lr_min_ratio", 1)
+    decay = f" (cosine decay to {lr * ratio:.0e})" if lr is not None and ratio < 1 else ""
+    if kind.adversarial:
+        from .gan import ADAM_BETAS
+
+        loss = {"ns": "the non-saturating loss, -log D(G(z))", "hinge": "the hinge loss"}.get(t.get("gan_loss"),
+                                                                                            t.get("gan_loss"))
+        d_ratio = t.get("disc_lr_ratio", 1)
+        return (f"- epochs: {t.get('epochs')}, batch size {t.get('batch_size')}, {loss}; Adam lr {lr}{decay}, betas "
+                f"{ADAM_BETAS}, for both networks" + (f" (the discriminator's lr {d_ratio} times that)"
+                                                       if d_ratio != 1 else "") + f", seed {t.get('seed')}")
+    return (f"- epochs: {t.get('epochs')}, batch size {t.get('batch_size')}, AdamW lr {lr}{decay}"
+            + (f", weight decay {t.get('weight_decay')}" if t.get("weight_decay") else "")
+            + (f", beta {t.get('beta')}" if kind.stochastic else "")
+            + (f", KL warm-up {t.get('kl_warmup_epochs')} epochs" if t.get("kl_warmup_epochs") else "")
+            + (f", class MMD weight {t.get('class_mmd')}" if t.get("class_mmd") else "")
+            + f", seed {t.get('seed')}")
+
+
+def _gan_figures_text(metrics: dict, m: dict) -> list[str]:
+    """What a GAN's figures mean, and the judge's class histogram of its samples."""
+    inv = metrics.get("inversion") or {}
+    how = (f" ({inv['steps']} Adam steps, the best of {inv['starts']} starts chosen from {inv['pool']:,} random "
+           f"codes; median {inv['bce_median']:.1f} nats)") if {"steps", "starts", "pool", "bce_median"} <= set(inv) \
+        else ""
+    n = metrics.get("fd_samples")
+    lines = [
+        f"Reconstruction is the Bernoulli negative log-likelihood (BCE) of the grayscale test pixels under G(z*), z* "
+        f"found for each test image by GAN inversion{how}: an optimiser's code, not an encoder's. 5-NN accuracy: a "
+        "5-nearest-neighbour vote among the inverted test codes, leave-one-out. The Fréchet distance compares the "
+        f"judge classifier's features (`training/judge.py`, trained on the real training images) of "
+        f"{f'{n:,} ' if n else ''}prior samples{', balanced over the classes,' if m.get('num_classes') else ''} with "
+        "those of the test images; the floor is the same distance for real training images, what a perfect "
+        "generator would score. The class shares are how the judge labels the samples: about 1 / classes each for "
+        "a generator that draws every class (a share near 0 is a class it dropped, mode collapse)."
+        + (" Samples labelled as their class: how often a sample decoded as class c is labelled c."
+           if m.get("num_classes") else "")]
+    hist = metrics.get("class_histogram")
+    names = m.get("class_names") or [str(i) for i in range(len(hist or []))]
+    if hist and len(names) == len(hist):
+        lines += ["", "Share of the samples the judge gives each class:", "", _row(["class"] + list(names)),
+                  _rule(len(hist) + 1), _row(["share"] + [f"{h:.1%}" for h in hist])]
+        per_class = metrics.get("sample_accuracy_per_class")
+        if per_class and len(per_class) == len(hist):
+            lines.append(_row(["labelled as their class"] + [f"{a:.1%}" for a in per_class]))
+    return lines
 
 
 def _row(cells) -> str:

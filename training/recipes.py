@@ -77,16 +77,36 @@ def finish_folder(model: LatentModel, folder: str | Path, data: Dataset, *, k: i
                                for k, v in model.state_dict().items()})
         ckpt.save_model(model, folder, half=True)
     t0 = time.time()
-    metrics = evaluate(model, data.test, data.train, k=k)
+    inversion = inversion_seconds = None
+    if not model.has_encoder:   # a GAN: the test images' codes come from inversion, found once for both uses
+        from .inversion import invert_split
+
+        inversion = invert_split(model, data.test)
+        inversion_seconds = round(time.time() - t0, 1)
+        log(f"{folder.name}: {len(data.test)} test images inverted in {inversion_seconds:.0f}s, mean BCE "
+            f"{inversion.bce.double().mean():.2f} nats")
+    metrics = evaluate(model, data.test, data.train, k=k, inversion=inversion, dataset_name=data.name,
+                       class_names=data.class_names, log=log)
+    if inversion is not None:
+        metrics["inversion"]["seconds"] = inversion_seconds
     ckpt.write_json(folder / METRICS_NAME, metrics)
-    log(f"{folder.name}: evaluated in {time.time() - t0:.0f}s  -ELBO {metrics['neg_elbo']}  "
-        f"IWAE {metrics.get(iwae_key(k))}  5-NN {metrics['knn5_accuracy']:.3f}")
+    log(f"{folder.name}: evaluated in {time.time() - t0:.0f}s  " + _summary(metrics, k))
     t1 = time.time()
-    save_latent_map(folder, build_latent_map(model, data.test, tsne=tsne, umap=umap))
+    save_latent_map(folder, build_latent_map(model, data.test, tsne=tsne, umap=umap, inversion=inversion))
     log(f"{folder.name}: latent map in {time.time() - t1:.0f}s")
     write_model_card(folder, command=command, wall_seconds=None if wall_start is None else time.time() - wall_start)
     write_decoder(folder, log=log)
     return metrics
+
+
+def _summary(metrics: dict, k: int) -> str:
+    """The log line's figures: an autoencoder's bounds, or a GAN's sample and inversion figures."""
+    if metrics.get("fd") is not None:
+        return (f"FD {metrics['fd']:.2f} (floor {metrics['fd_floor']:.2f})  classes "
+                f"{metrics['mode_coverage_min']:.1%}-{metrics['mode_coverage_max']:.1%}  inversion BCE "
+                f"{metrics['recon']:.2f}  5-NN {metrics['knn5_accuracy']:.3f}")
+    return (f"-ELBO {metrics['neg_elbo']}  IWAE {metrics.get(iwae_key(k))}  "
+            f"5-NN {metrics['knn5_accuracy']:.3f}")
 
 
 def write_decoder(folder: str | Path, log=print) -> None:
