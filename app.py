@@ -64,7 +64,7 @@ from explorer.ui import build_demo, launch_kwargs  # noqa: E402
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="Explore the latent space of the shipped autoencoders.")
+    p = argparse.ArgumentParser(description="Explore the latent space of the shipped models (autoencoders and GANs).")
     p.add_argument("--model-dir", action="append", default=[], metavar="DIR",
                    help="a model folder of your own (config.json + model.safetensors + latent_map.npz); repeatable")
     p.add_argument("--assets", default=None, metavar="DIR", help="folder of model folders (default: ./assets)")

@@ -4,11 +4,12 @@
     python benchmarks/gan_latency.py --gan runs/my-gan --cgan runs/my-cgan            # and a conditional GAN
     python benchmarks/gan_latency.py --fake                # full-size untrained generators on synthetic maps
     python benchmarks/gan_latency.py --repeats 30 -k encode
+    python benchmarks/gan_latency.py --gan runs/my-gan --map-cache /tmp/gan-maps   # build a missing map once
 
 The model folders are copied into a temporary assets folder (the originals are never written). A GAN folder without a
 latent_map.npz gets one: training.evaluate.build_latent_map where it supports GANs, else the first --map-images test
 images of the folder's dataset inverted with training.inversion.invert at its build-time settings (SPLIT_SETTINGS),
-with PCA and t-SNE of those codes. Then `python app.py` serves them (explorer.testing.apphost.AppServer) and every
+with PCA and t-SNE of those codes (--map-cache DIR keeps it, keyed by the weights' hash, for the next run). Then `python app.py` serves them (explorer.testing.apphost.AppServer) and every
 action is called through gradio_client on its named endpoint, as a script would (HTTP, queue, PNG files), or by
 fn_index as the page calls its own events (the map click, a slider move, the drawing tab's button): /decode,
 /reconstruct (a different test image each call), /encode_image (a different picture each call: every one is a fresh
@@ -158,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fake", action="store_true", help="full-size untrained generators on synthetic maps instead")
     p.add_argument("--map-images", type=int, default=2000, help="test images to invert for a folder without a map")
     p.add_argument("--data-dir", help="the dataset's IDX folder, for a folder without a map (default: its config's)")
+    p.add_argument("--map-cache", metavar="DIR", help="keep built maps here and reuse them (keyed by the weights)")
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("-k", default="", help="only actions whose name contains this text")
     args = p.parse_args(argv)
@@ -184,8 +186,20 @@ def main(argv: list[str] | None = None) -> int:
             dst = copy_folder(src, assets / (src.name if src.name not in names.values() else f"{src.name}-{role}"))
             names[role] = dst.name
             if role != "vae" and not (dst / "latent_map.npz").is_file():
-                print(f"{dst.name}: no latent_map.npz; built one: {build_map(dst, args.map_images, args.data_dir)}",
-                      flush=True)
+                cached = None
+                if args.map_cache:
+                    from training.export import file_sha256
+                    cached = Path(args.map_cache) / (f"{file_sha256(dst / 'model.safetensors')[:16]}-"
+                                                     f"{args.map_images}.npz")
+                if cached is not None and cached.is_file():
+                    shutil.copy2(cached, dst / "latent_map.npz")
+                    print(f"{dst.name}: no latent_map.npz; using the one built before, {cached}", flush=True)
+                else:
+                    how = build_map(dst, args.map_images, args.data_dir)
+                    print(f"{dst.name}: no latent_map.npz; built one: {how}", flush=True)
+                    if cached is not None:
+                        cached.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copy2(dst / "latent_map.npz", cached)
         gan, cgan, vae = names["gan"], names.get("cgan"), names.get("vae")
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} "
           f"on {os.cpu_count()} CPUs", flush=True)
