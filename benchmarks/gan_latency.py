@@ -260,8 +260,10 @@ def main(argv: list[str] | None = None) -> int:
                                                                      api_name="/decode")),
                 (f"/encode_image {cgan} (new picture: inversion)",
                  lambda i: client.predict(model=cgan, image=handle_file(str(files[i])), api_name="/encode_image")),
-                (f"/generate_dataset {cgan} 10x100", lambda i: client.predict(model=cgan, per_class=100, seed=i + 1,
-                                                                              api_name="/generate_dataset")),
+                (f"/generate_dataset {cgan} 10x10", lambda i: client.predict(model=cgan, per_class=10, seed=i + 1,
+                                                                             api_name="/generate_dataset")),
+                (f"/generate_dataset {cgan} 10x100 (a data set)", lambda i: client.predict(
+                    model=cgan, per_class=100, seed=i + 1, api_name="/generate_dataset")),
             ]
         print(f"\n{'action':<58} {'median ms':>10} {'p95 ms':>8} {'x bare':>7}  (n={args.repeats}, "
               "target <= 500 ms)")
