@@ -267,16 +267,15 @@ def class_shares(preds: torch.Tensor, num_classes: int) -> list[float]:
 
 
 def inversion_recon(model: LatentModel, split: Split, log=print) -> float | None:
-    """Mean Bernoulli reconstruction error (nats per image) of the split through GAN inversion (training.inversion,
-    with the settings evaluate uses for a whole split), or None when the package has no inversion."""
+    """Mean Bernoulli reconstruction error (nats per image) of the split through GAN inversion, as
+    `python -m training evaluate` measures it (training.inversion.invert_split, seed 0), or None when the package
+    has no inversion."""
     try:
-        from training import inversion
+        from training.inversion import invert_split
     except ImportError as e:
         log(f"  no GAN inversion in the training package ({e}); reconstruction error not measured")
         return None
-    labels = split.labels if model.conditional else None
-    settings = getattr(inversion, "SPLIT_SETTINGS", {})
-    return float(inversion.invert(model, split.float_images(), labels, **settings).bce.double().mean())
+    return float(invert_split(model, split, seed=0).bce.double().mean())
 
 
 def run_dataset(name: str, data_dir: str, args, log=print) -> dict:
@@ -366,14 +365,10 @@ def run_dataset(name: str, data_dir: str, args, log=print) -> dict:
                 log(f"  {kind} reconstructions labelled as their class by {j}, per class: " +
                     ", ".join(f"{c} {a:.3f}" for c, a in fig["reconstruction_accuracy_per_class"].items()
                               if a is not None))
-            if model_is_gan(info) and fig.get("class_share"):
+            if info.get("adversarial") and fig.get("class_share"):
                 log(f"  {kind} prior samples per class as {j} labels them: " +
                     ", ".join(f"{c} {s:.3f}" for c, s in fig["class_share"].items()))
     return res
-
-
-def model_is_gan(info: dict) -> bool:
-    return bool(info.get("adversarial"))
 
 
 def judge_model(model: LatentModel, kind: str, folder: Path, ctx: dict, done: dict) -> tuple[dict, list[dict]]:
@@ -421,9 +416,14 @@ def judge_model(model: LatentModel, kind: str, folder: Path, ctx: dict, done: di
         log(f"  note: {folder.name} was trained on {saved_data['train_images']} images; "
             f"this run's training split has {len(data.train)}")
 
-    # The samples, judged: balanced over the classes for a conditional model, else n_samples prior samples.
+    # The samples, judged: balanced over the classes for a conditional model, else n_samples prior samples; a
+    # GAN's drawn as `python -m training evaluate` draws them (classes in turn for a cgan), so with the same number
+    # and seed its metrics.json has the same FD.
     C = model.num_classes if model.conditional else len(data.class_names)
-    labels = torch.arange(C).repeat_interleave(q["n_per_class"]) if model.conditional else None
+    labels = None
+    if model.conditional:
+        labels = (torch.arange(C * q["n_per_class"]) % C if adversarial else
+                  torch.arange(C).repeat_interleave(q["n_per_class"]))
     n = q["n_samples"] if labels is None else len(labels)
     judged = judged_samples(model, judges, n, labels, seed=args.seed)
     vae = done.get("vae") if done.get("vae") and "error" not in done["vae"] else None
@@ -457,6 +457,7 @@ def judge_model(model: LatentModel, kind: str, folder: Path, ctx: dict, done: di
     if adversarial:
         info["fd_ratio_to_vae"] = first["fd_ratio_to_vae"]
         info["vae_recon"] = None if vae is None else vae.get("recon")
+        info["vae_arch"] = None if vae is None else vae.get("arch")
         info["metrics_json_fd"] = (ckpt.read_json(folder / METRICS_NAME) or {}).get("fd")
 
     # Rows: targets for the conv models, everything else informative.
@@ -514,7 +515,8 @@ def gan_rows(tag: str, info: dict, figs: dict, ctx: dict, conv: bool) -> list[di
     n = f"{q['n_per_class']} per class" if conditional else q["n_samples"]
     rows = [_jrow(f"{tag}: FD (prior samples, {n})", per("fd"), "informative")]
     ratio = per("fd_ratio_to_vae")
-    rows.append(_jrow(f"{tag}: FD / conv VAE's FD", ratio, f"<= {tg['gan_fd_ratio_vae_max']:.1f}",
+    vae = f"{info.get('vae_arch') or 'conv'} VAE's"
+    rows.append(_jrow(f"{tag}: FD / {vae} FD", ratio, f"<= {tg['gan_fd_ratio_vae_max']:.1f}",
                       None if any(r is None for r in ratio.values()) or not conv else
                       _ok(ratio, lambda r: r <= tg["gan_fd_ratio_vae_max"]), "{:.3f}"))
     rows.append(_jrow(f"{tag}:   FD floor (real train vs test)", per("fd_floor"), "informative"))
@@ -530,7 +532,7 @@ def gan_rows(tag: str, info: dict, figs: dict, ctx: dict, conv: bool) -> list[di
         rows.append(_jrow(f"{tag}: samples labelled as their class", acc, "informative", None, "{:.4f}"))
     vr = info.get("vae_recon")
     rows.append(_row(f"{tag}: reconstruction BCE through inversion", info.get("recon"),
-                     "informative" if vr is None else f"conv VAE's {vr:.2f}"))
+                     "informative" if vr is None else f"{vae} {vr:.2f}"))
     return rows
 
 
