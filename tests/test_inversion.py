@@ -122,7 +122,9 @@ def test_no_images_give_no_codes():
     ("gan", torch.zeros(2, 1, 28, 28), None, {"starts": 8, "pool": 4}, "starts <= pool"),
     ("gan", torch.zeros(2, 1, 28, 28), None, {"steps": -1}, "steps >= 0"),
     ("gan", torch.zeros(2, 1, 28, 28), None, {"precision": "fp16"}, "precision"),
-], ids=["shape", "labels-missing", "labels-count", "labels-range", "pool", "steps", "precision"])
+    ("gan", torch.full((2, 1, 28, 28), 255.0), None, {}, r"floats in \[0, 1\]"),
+    ("gan", torch.full((2, 1, 28, 28), float("nan")), None, {}, "without NaN"),
+], ids=["shape", "labels-missing", "labels-count", "labels-range", "pool", "steps", "precision", "range", "nan"])
 def test_bad_input_is_refused_with_the_fix(name, images, labels, kw, match):
     with pytest.raises(ValueError, match=match):
         invert(tiny(name), images, labels, **kw)
