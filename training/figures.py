@@ -46,6 +46,7 @@ class Figure(NamedTuple):
     adversarial: bool | None = None   # True: a GAN's figure only; False: an autoencoder's only; None: both kinds
     conditional: bool = False         # only a conditional kind has it (a sample drawn as class c)
     share: bool = False       # a fraction: the model card and the README table show it as a percentage
+    card_inverted: str = ""   # the model card's heading for a model without an encoder (a GAN), where it differs
 
     def applies(self, adversarial: bool, conditional: bool) -> bool:
         """Whether a model of this kind has this figure: its model card's columns."""
@@ -78,12 +79,13 @@ FIGURES: tuple[Figure, ...] = (
     Figure("neg_elbo", "−ELBO (nats)", "{:.1f}", "−ELBO {:.1f} nats", "-ELBO", "-ELBO", adversarial=False),
     Figure(iwae_key(DEFAULT_IWAE_K), "IWAE-64 bound (nats)", "{:.1f}", "IWAE-64 bound {:.1f} nats",
            "IWAE bound, k={k}", "IWAE k=64", per_k=True, adversarial=False),
-    Figure("recon", "reconstruction (nats)", "{:.1f}", "reconstruction {:.1f} nats", "reconstruction", "recon"),
+    Figure("recon", "reconstruction (nats)", "{:.1f}", "reconstruction {:.1f} nats", "reconstruction", "recon",
+           card_inverted="reconstruction through inversion"),
     Figure("kl", "KL (nats)", "{:.1f}", "KL {:.1f} nats", "KL", "KL", adversarial=False),
     Figure("active_units", "active units", "{}", "{} of {latent_dim} latent units active", "active units",
            "active units", of_latent=True, adversarial=False),
     Figure("knn5_accuracy", "5-NN accuracy", "{:.3f}", "5-NN class accuracy in latent space {:.1%}",
-           "5-NN accuracy on the means", "5-NN acc.", digits=3),
+           "5-NN accuracy on the means", "5-NN acc.", digits=3, card_inverted="5-NN accuracy on the inverted codes"),
     Figure("fd", "Fréchet distance", "{:.1f}", "Fréchet distance of samples to the test images {:.1f}",
            "Fréchet distance", "FD", adversarial=True),
     Figure("fd_floor", "FD floor (real vs real)", "{:.1f}", "(real training images: {:.1f})",

@@ -56,6 +56,9 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
         lines.append(f"- an auxiliary classifier, trained on the real images alongside, scored prior samples decoded "
                      f"with a random class; its cross-entropy (weight {t['classifier_weight']}) was added to the loss "
                      "so that samples look like their class (`--classifier-weight`; the classifier is not shipped)")
+    if m.get("disc_minibatch_std"):
+        lines.append("- the discriminator also saw the spread of its features across each batch (minibatch standard "
+                     "deviation), so a batch of near-identical samples stood out")
     if m.get("pixel_bias"):
         lines.append("- the decoder has a learned logit offset per output pixel")
     if t.get("precision") == "bf16":
@@ -69,9 +72,10 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
         lines.append(f"- command: `{command}`")
     lines += [
         "",
-        "## Figures (official test split, nats per image)",
+        "## Figures (official test split, nats per image)" if not gan else
+        "## Figures (official test split; reconstruction in nats per image)",
         "",
-        _row(f.card.format(k=k) for f in figures),
+        _row((f.card_inverted if gan and f.card_inverted else f.card).format(k=k) for f in figures),
         _rule(len(figures)),
         _row(cells),
         "",
@@ -151,9 +155,11 @@ def _training_line(t: dict, kind) -> str:
 def _gan_figures_text(metrics: dict, m: dict) -> list[str]:
     """What a GAN's figures mean, and the judge's class histogram of its samples."""
     inv = metrics.get("inversion") or {}
-    how = (f" ({inv['steps']} Adam steps, the best of {inv['starts']} starts chosen from {inv['pool']:,} random "
-           f"codes; median {inv['bce_median']:.1f} nats)") if {"steps", "starts", "pool", "bce_median"} <= set(inv) \
-        else ""
+    how = ""
+    if {"steps", "starts", "pool", "bce_median"} <= set(inv):
+        starts = ("the best code" if inv["starts"] == 1 else f"the {inv['starts']} best codes, then the best of them,")
+        how = (f" ({inv['steps']} Adam steps from {starts} of {inv['pool']:,} random ones; median "
+               f"{inv['bce_median']:.1f} nats)")
     n = metrics.get("fd_samples")
     lines = [
         f"Reconstruction is the Bernoulli negative log-likelihood (BCE) of the grayscale test pixels under G(z*), z* "
