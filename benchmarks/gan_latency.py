@@ -19,7 +19,8 @@ VAE's reconstruction), slider move and drawing.
 
 The reference, in the same run: a bare Gradio app in this process with one named endpoint that returns a ready
 280x280 image (no model), called the same way: what is left there is Gradio, gradio_client and the machine.
-Prints median and p95 per action and the ratio to the reference's median. Target: every median <= 500 ms, the
+The timing starts once the app's background warm-up has printed "Warm-up done". Prints median and p95 per action
+and the ratio to the reference's median. Target: every median <= 500 ms, the
 first inversion of a new picture included, on the 2-core machine. Timings are distorted while other jobs use the
 CPU: the load average is printed with them.
 """
@@ -207,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     bare, bare_url = bare_reference()
     server = AppServer(env={"EXPLORER_ASSETS_DIR": str(assets)}, timeout=180)
     try:
+        # Time the app as a person meets it after start-up: once its background warm-up (every model loaded, each
+        # endpoint called once, a first inversion per GAN) has finished, not while it still takes the CPU.
+        t0, deadline = time.monotonic(), time.monotonic() + 600
+        while "Warm-up done" not in server.read_log() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        print(f"app warm-up finished {time.monotonic() - t0:.0f} s after the page answered", flush=True)
         client, ref = Client(server.url, verbose=False), Client(bare_url, verbose=False)
         page = EventCaller(server.url, timeout=60)
         from explorer import ModelRegistry
