@@ -51,7 +51,7 @@ def test_judge_is_cached_with_its_settings_and_made_anew_for_other_images(tmp_pa
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
         assert any("running_mean" in k for k in f.keys())          # batch norm's statistics are cached too
-    assert meta["arch"] == "widecnn-v3" and meta["epochs"] == "1" and meta["train_images"] == "48"
+    assert meta["arch"] == "widecnn-v4" and meta["epochs"] == "1" and meta["train_images"] == "48"
     assert len(meta["images_sha1"]) == 16
 
     logs.clear()
