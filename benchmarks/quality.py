@@ -12,8 +12,9 @@ Prints, per dataset, a table of figures with their targets and PASS/FAIL, and wr
 Two judges (training/judge.py) measure every figure that needs one, on the same samples, side by side:
   smallcnn    a small CNN (conv 32-64, max pooling; 128 features) trained on the real training images: the judge
               the targets were set with, so the verdicts are its
-  widecnn     a CNN of another design (conv 64-128-256 with batch norm, global average pooling; 256 features),
-              trained the same way: a second opinion; the table's last column says where its verdict differs
+  widecnn     a CNN of another design (conv 64-128-256-256 with batch norm, strided rather than pooled, global
+              average pooling; 256 features), trained on the same images: a second opinion; the table's last
+              column says where its verdict differs
 Each labels prior samples and gives the features (its penultimate layer) for the Fréchet distance (FD) between
 samples and test images. They are cached in the training package's cache (<VAE_EXPLORER_CACHE or
 ~/.cache/vae-explorer>/judges, see --judge-cache), where `python -m training evaluate` finds the same weights, so a
@@ -66,7 +67,8 @@ OPTIONAL_KINDS = ("cgan",)  # judged when its folder exists, else left out witho
 # targets were set with: the table's verdicts are its; the second, of another design, is a cross-check.
 JUDGE_NAMES = ("smallcnn", "widecnn")
 JUDGE_DESCRIPTIONS = {"smallcnn": "a small CNN, conv 32-64, max pooling, 128 features",
-                      "widecnn": "a wider CNN, conv 64-128-256 with batch norm, global average pooling, 256 features"}
+                      "widecnn": "a wider CNN, conv 64-128-256-256 with batch norm, strided, global average pooling, "
+                                 "256 features"}
 K = 64  # importance samples of the IWAE bound
 
 # The targets. "tutorial" = what the tutorial VAE roughly scores (trained on all 60,000 images).
