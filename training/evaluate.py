@@ -14,7 +14,8 @@ import torch
 
 from . import checkpoint as ckpt
 from .data import Split
-from .figures import ACTIVE_UNIT_CUTOFF, DEFAULT_IWAE_K, METRICS_NAME, iwae_key  # noqa: F401 (METRICS_NAME: importable from here too)
+# METRICS_NAME: importable from here too
+from .figures import ACTIVE_UNIT_CUTOFF, DEFAULT_IWAE_K, METRICS_NAME, iwae_key  # noqa: F401
 from .losses import bce_per_image, kl_per_dim, log_normal, log_std_normal
 from .models import LatentModel
 
