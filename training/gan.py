@@ -83,7 +83,7 @@ def gan_step(model: GAN, disc: Discriminator, g_opt, d_opt, x: torch.Tensor, y: 
 
 
 def _save_state(out: Path, g_opt, d_opt, disc, shuffle_gen, epoch: int, step: int, raw_model=None) -> None:
-    from .train import _opt_tensors
+    from .train import _opt_tensors, rng_tensors
 
     tensors, scalars = {}, {"epoch": epoch, "step": step, "param_steps": {}, "disc_param_steps": {},
                             "trainer": "gan"}
@@ -92,10 +92,7 @@ def _save_state(out: Path, g_opt, d_opt, disc, shuffle_gen, epoch: int, step: in
     tensors.update({f"disc.{k}": v.detach().contiguous() for k, v in disc.state_dict().items()})
     _opt_tensors(g_opt, "opt", tensors, scalars["param_steps"])
     _opt_tensors(d_opt, "disc_opt", tensors, scalars["disc_param_steps"])
-    tensors["rng.torch"] = torch.get_rng_state()
-    tensors["rng.shuffle"] = shuffle_gen.get_state()
-    if torch.cuda.is_available():
-        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    tensors.update(rng_tensors(shuffle_gen))
     ckpt.save_tensors(out / ckpt.STATE_NAME, tensors)
     ckpt.write_json(out / ckpt.STATE_JSON, scalars)
 
@@ -103,7 +100,7 @@ def _save_state(out: Path, g_opt, d_opt, disc, shuffle_gen, epoch: int, step: in
 def _load_state(out: Path, g_opt, d_opt, disc, shuffle_gen, device, model) -> tuple[int, int]:
     import json
 
-    from .train import _restore_opt
+    from .train import _restore_opt, restore_rng
 
     try:
         tensors = load_file(str(out / ckpt.STATE_NAME))
@@ -126,17 +123,14 @@ def _load_state(out: Path, g_opt, d_opt, disc, shuffle_gen, device, model) -> tu
     raw = {k[4:]: v.to(device) for k, v in tensors.items() if k.startswith("raw.")}
     if raw:
         model.load_state_dict(raw)
-    torch.set_rng_state(tensors["rng.torch"])
-    shuffle_gen.set_state(tensors["rng.shuffle"])
-    if "rng.cuda" in tensors and torch.cuda.is_available():
-        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    restore_rng(tensors, shuffle_gen)
     return scalars["epoch"], scalars["step"]
 
 
 def train_gan(model_cfg: ModelConfig, cfg: TrainConfig, out: Path, data: Dataset, device: torch.device, *,
               resume: bool, history: list, progress: bool = True, log=print) -> GAN:
     """Train a gan / cgan into `out` (train.train checks the settings, loads the data and calls this)."""
-    from .train import TrainingDiverged, _SLOW_BATCH_S, lr_at
+    from .train import TrainingDiverged, _SLOW_BATCH_S, lr_at, make_ema
 
     torch.manual_seed(cfg.seed)
     model = build_model(model_cfg).to(device)
@@ -145,25 +139,15 @@ def train_gan(model_cfg: ModelConfig, cfg: TrainConfig, out: Path, data: Dataset
     start_epoch, step = 0, 0
     if resume:
         model = ckpt.load_model(out, device=device).train()
-    saved_weights = {k: v.clone() for k, v in model.state_dict().items()}
+    # the weights model.safetensors holds (the averaged ones, with --ema), for the EMA to continue from
+    saved_weights = {k: v.clone() for k, v in model.state_dict().items()} if resume else None
     g_opt = _adam(model.decoder.parameters(), cfg.lr, device)
     d_opt = _adam(disc.parameters(), cfg.lr * cfg.disc_lr_ratio, device)
     if resume:
         start_epoch, step = _load_state(out, g_opt, d_opt, disc, shuffle_gen, device, model)
         history[:] = history[:start_epoch]
         log(f"resumed from {out} after epoch {start_epoch}")
-    ema = None
-    if cfg.ema:
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-        def ema_update(averaged, current, n):
-            n = n.item()
-            get_ema_multi_avg_fn(min(cfg.ema, (1 + n) / (10 + n)))(averaged, current, n)
-
-        ema = AveragedModel(model, multi_avg_fn=ema_update, use_buffers=True)
-        if resume:
-            ema.module.load_state_dict(saved_weights)
-            ema.n_averaged.fill_(step)
+    ema = make_ema(model, cfg, saved_weights, step)
     keep = ema.module if ema is not None else model
 
     x_train = data.train.images.to(device)

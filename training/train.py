@@ -175,6 +175,40 @@ def _restore_opt(opt: torch.optim.Optimizer, prefix: str, tensors: dict, steps: 
     opt.load_state_dict(sd)
 
 
+def make_ema(model: nn.Module, cfg: TrainConfig, saved_weights: dict | None = None, step: int = 0):
+    """--ema: a moving average of the weights to evaluate and save (torch's AveragedModel, buffers included), or
+    None without --ema. Its decay ramps up as (1 + t) / (10 + t) so the first epochs are not dominated by the random
+    initialisation. On resume, saved_weights (the averaged ones, from model.safetensors) and step restore it."""
+    if not cfg.ema:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    def ema_update(averaged, current, n):
+        n = n.item()
+        get_ema_multi_avg_fn(min(cfg.ema, (1 + n) / (10 + n)))(averaged, current, n)
+
+    ema = AveragedModel(model, multi_avg_fn=ema_update, use_buffers=True)
+    if saved_weights is not None:
+        ema.module.load_state_dict(saved_weights)
+        ema.n_averaged.fill_(step)
+    return ema
+
+
+def rng_tensors(shuffle_gen: torch.Generator) -> dict:
+    """The random-number states a resumed run restores (restore_rng), as tensors for train_state.safetensors."""
+    tensors = {"rng.torch": torch.get_rng_state(), "rng.shuffle": shuffle_gen.get_state()}
+    if torch.cuda.is_available():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    return tensors
+
+
+def restore_rng(tensors: dict, shuffle_gen: torch.Generator) -> None:
+    torch.set_rng_state(tensors["rng.torch"])
+    shuffle_gen.set_state(tensors["rng.shuffle"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+
+
 def _save_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, epoch: int, step: int,
                 raw_model: LatentModel | None = None, classifier: nn.Module | None = None,
                 classifier_opt: torch.optim.Optimizer | None = None) -> None:
@@ -191,10 +225,7 @@ def _save_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Genera
         tensors.update({f"classifier.{k}": v.detach().contiguous() for k, v in classifier.state_dict().items()})
         scalars["classifier_param_steps"] = {}
         _opt_tensors(classifier_opt, "classifier_opt", tensors, scalars["classifier_param_steps"])
-    tensors["rng.torch"] = torch.get_rng_state()
-    tensors["rng.shuffle"] = shuffle_gen.get_state()
-    if torch.cuda.is_available():
-        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    tensors.update(rng_tensors(shuffle_gen))
     ckpt.save_tensors(out / ckpt.STATE_NAME, tensors)
     ckpt.write_json(out / ckpt.STATE_JSON, scalars)
 
@@ -219,10 +250,7 @@ def _load_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Genera
                                       "(it was trained without --classifier-weight). Start afresh without --resume.")
         classifier.load_state_dict(weights)
         _restore_opt(classifier_opt, "classifier_opt", tensors, scalars.get("classifier_param_steps", {}), device)
-    torch.set_rng_state(tensors["rng.torch"])
-    shuffle_gen.set_state(tensors["rng.shuffle"])
-    if "rng.cuda" in tensors and torch.cuda.is_available():
-        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    restore_rng(tensors, shuffle_gen)
     return scalars["epoch"], scalars["step"]
 
 
@@ -279,20 +307,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
         start_epoch, step = _load_state(out, opt, shuffle_gen, device, model, classifier, classifier_opt)
         history = history[:start_epoch]
         log(f"resumed from {out} after epoch {start_epoch}")
-    # --ema: evaluate and save a moving average of the weights (torch's AveragedModel, buffers included); its
-    # decay ramps up as (1 + t) / (10 + t) so the first epochs are not dominated by the random initialisation.
-    ema = None
-    if cfg.ema:
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-        def ema_update(averaged, current, n):
-            n = n.item()
-            get_ema_multi_avg_fn(min(cfg.ema, (1 + n) / (10 + n)))(averaged, current, n)
-
-        ema = AveragedModel(model, multi_avg_fn=ema_update, use_buffers=True)
-        if resume:
-            ema.module.load_state_dict(saved_weights)
-            ema.n_averaged.fill_(step)
+    ema = make_ema(model, cfg, saved_weights if resume else None, step)   # None without --ema
     keep = ema.module if ema is not None else model                            # what is evaluated and saved
 
     # The per-epoch test figures use a fixed random subset of the test split: the full split is evaluated once,
