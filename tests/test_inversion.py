@@ -62,7 +62,8 @@ def test_inversion_finds_the_codes_of_images_the_generator_made(name):
     with torch.no_grad():
         again = model.decode(found.z, y)
         assert torch.allclose(bce_per_image(model.decode_logits(found.z, y), x), found.bce, atol=1e-3)
-    assert (again - x).abs().max() < 0.05         # G(z*) is the image G(z) was
+    gap = (again - x).abs()                       # G(z*) is the image G(z) was: a mean pixel error under 2%, and
+    assert gap.mean(dim=(1, 2, 3)).max() < 0.02 and gap.max() < 0.15   # no pixel off by more than 0.15
 
 
 def test_the_same_seed_gives_the_same_codes_and_the_model_is_left_as_it_was():
