@@ -8,6 +8,7 @@ The ten-minute tour, in the order data flows:
     registry.py    model folders -> ModelInfo (config.json, metrics.json only) -> LoadedModel on first pick
     backends/      the only code here that imports torch; base.py: Capabilities + the kind -> backend table,
                    autoencoder.py: the training package's AE / VAE / CVAE behind numpy-in, numpy-out methods
+                   gan.py: the GAN / CGAN generator, with inversion (an optimiser) where an encoder would be
     modalities/    how outputs are shown and inputs prepared (image.py: PNGs, sheets, a picture made like MNIST)
     latent_map.py  the stored map of the test set: lookups, projections, the plotly figure
     validation.py  InputError and every check of a raw value a person or script sends

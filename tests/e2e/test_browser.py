@@ -388,7 +388,7 @@ def test_upload_a_picture_and_bad_uploads(app, page, tmp_path):
 
 
 def test_ae_vae_cvae_side_by_side(page):
-    open_tab(page, "AE vs VAE vs CVAE")
+    open_tab(page, "AE vs VAE vs CVAE vs GAN")
     # The figures table comes with the images (one event): once it is there, so are they.
     page.wait_for_function("() => document.querySelector('#compare-metrics').innerText.includes('active units')",
                            timeout=20_000)
