@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from .checkpoint import ModelLoadError, OutputError
-from .config import ARCHS, DEVICES, GAN_LOSSES, PRECISIONS, ConfigError, ModelConfig, TrainConfig
+from .config import (ARCHS, DEVICES, GAN_LOSSES, PRECISIONS, TEXT_DECODERS, TEXT_KIND_NAMES, ConfigError, ModelConfig,
+                     TextModelConfig, TrainConfig)
 from .data import DATASETS, DataError
 from .export import ExportError
 from .models import MODEL_KINDS
@@ -25,6 +26,25 @@ GAN_MODEL_DEFAULTS = {"dense_batch_norm": True, "conv_channels": (64, 128), "con
                       "disc_channels": (32, 64), "disc_hidden": 512}
 
 
+# What a text model (--modality text) trains with when the command line does not say: Adam at 1e-3 decayed to a
+# tenth, batch 128, free bits of 0.5 nats per dimension and word dropout 0.3 against posterior collapse.
+TEXT_TRAIN_DEFAULTS = {"lr": 1e-3, "lr_min_ratio": 0.1, "weight_decay": 0.0, "gan_loss": "ns", "batch_size": 128,
+                       "free_bits": 0.5, "word_dropout": 0.3, "tokenizer": "bpe", "vocab_size": 4000,
+                       "latent_dim": 32}
+TEXT_DATASETS = ("wordnet", "text-file")
+TOKENIZER_KINDS = ("bpe", "word", "char")
+
+
+def _modality(args) -> str:
+    """--modality, or when resuming without it the modality saved in --out (else image)."""
+    if args.modality is not None:
+        return args.modality
+    if args.resume and (Path(args.out) / "config.json").is_file():
+        from .checkpoint import read_config
+        return read_config(args.out)["model"].get("modality", "image")
+    return "text" if args.dataset in TEXT_DATASETS else "image"
+
+
 def _kind(args) -> str:
     """--kind, or when resuming without it the kind of the run saved in --out (else the default, vae)."""
     if args.kind is not None:
@@ -32,13 +52,30 @@ def _kind(args) -> str:
     if args.resume and (Path(args.out) / "config.json").is_file():
         from .checkpoint import read_config
         kind = read_config(args.out)["model"].get("kind")
-        if kind in MODEL_KINDS:
+        if kind in MODEL_KINDS or kind in TEXT_KIND_NAMES:
             return kind
     return "vae"
 
 
+def _text_train_settings(args) -> dict:
+    """A text model's training settings: the command line's, else TEXT_TRAIN_DEFAULTS."""
+    if args.gan_loss is not None:
+        raise ConfigError(f"--gan-loss {args.gan_loss} is a GAN setting; a text model has no discriminator.")
+    given = {"lr": args.lr, "lr_min_ratio": args.lr_min_ratio, "weight_decay": args.weight_decay,
+             "batch_size": args.batch_size, "free_bits": args.free_bits, "word_dropout": args.word_dropout,
+             "tokenizer": args.tokenizer, "vocab_size": args.vocab_size}
+    return {name: TEXT_TRAIN_DEFAULTS[name] if value is None else value for name, value in given.items()}
+
+
 def _train_settings(args, kind: str) -> dict:
     """The training settings the command line gave, with the kind's defaults for the ones it left out."""
+    if kind not in MODEL_KINDS:
+        raise ConfigError(f"--kind {kind} is a text model kind; add --modality text (and a text --dataset).")
+    for flag, value in (("--free-bits", args.free_bits), ("--word-dropout", args.word_dropout),
+                        ("--tokenizer", args.tokenizer), ("--vocab-size", args.vocab_size),
+                        ("--data-file", args.data_file), ("--decoder", args.decoder), ("--max-len", args.max_len)):
+        if value is not None:
+            raise ConfigError(f"{flag} is a text model setting; add --modality text, or drop {flag}.")
     adversarial = MODEL_KINDS[kind].adversarial
     if adversarial and args.weight_decay:
         raise ConfigError(f"--weight-decay {args.weight_decay}: a {kind} trains with Adam and no weight decay "
@@ -47,8 +84,8 @@ def _train_settings(args, kind: str) -> dict:
         raise ConfigError(f"--gan-loss {args.gan_loss} is a GAN setting; a {kind} has no discriminator. Drop it, or "
                           "train a gan (--kind gan).")
     given = {"lr": args.lr, "lr_min_ratio": args.lr_min_ratio, "weight_decay": args.weight_decay,
-             "gan_loss": args.gan_loss}
-    defaults = GAN_TRAIN_DEFAULTS if adversarial else {name: getattr(TrainConfig, name) for name in given}
+             "gan_loss": args.gan_loss, "batch_size": args.batch_size}
+    defaults = {**{name: getattr(TrainConfig, name) for name in given}, **(GAN_TRAIN_DEFAULTS if adversarial else {})}
     return {name: defaults[name] if value is None else value for name, value in given.items()}
 
 
@@ -59,17 +96,42 @@ def _train(args) -> None:
     from .train import train
 
     kind = _kind(args)
-    tcfg = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size,
+    text = _modality(args) == "text"
+    if text and (args.dataset not in TEXT_DATASETS or kind not in TEXT_KIND_NAMES):
+        raise ConfigError(f"--modality text trains a {'/'.join(TEXT_KIND_NAMES)} on a text dataset "
+                          f"({', '.join(TEXT_DATASETS)}); got --kind {kind} --dataset {args.dataset}. For example: "
+                          "--modality text --dataset wordnet --kind vae.")
+    if not text and args.dataset in TEXT_DATASETS:
+        raise ConfigError(f"--dataset {args.dataset} is a text corpus: add --modality text.")
+    if text and (args.classifier_weight or args.class_mmd):
+        raise ConfigError("--classifier-weight and --class-mmd are image cvae settings; a text model has neither.")
+    tcfg = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs,
                        beta=args.beta, kl_warmup_epochs=args.kl_warmup, beta_start=args.beta_start, seed=args.seed,
                        ema=args.ema, class_mmd=args.class_mmd, classifier_weight=args.classifier_weight,
                        precision=args.precision, device=args.device, resize=args.resize,
-                       train_limit=args.train_limit, **_train_settings(args, kind))
-    mcfg = ModelConfig(kind=kind, arch=args.arch, latent_dim=args.latent_dim, pixel_bias=args.pixel_bias,
-                       num_classes=2 if MODEL_KINDS[kind].conditional else 0,  # the real count: from the data
-                       **(GAN_MODEL_DEFAULTS if MODEL_KINDS[kind].adversarial else {}))
+                       train_limit=args.train_limit, data_file=args.data_file,
+                       **(_text_train_settings(args) if text else _train_settings(args, kind)))
+    if text:
+        mcfg = TextModelConfig(kind=kind, latent_dim=args.latent_dim or TEXT_TRAIN_DEFAULTS["latent_dim"],
+                               num_classes=2 if kind == "cvae" else 0, decoder=args.decoder or "gru",
+                               max_len=args.max_len or TextModelConfig.max_len)
+    else:
+        mcfg = ModelConfig(kind=kind, arch=args.arch, latent_dim=args.latent_dim or ModelConfig.latent_dim,
+                           pixel_bias=args.pixel_bias,
+                           num_classes=2 if MODEL_KINDS[kind].conditional else 0,  # the real count: from the data
+                           **(GAN_MODEL_DEFAULTS if MODEL_KINDS[kind].adversarial else {}))
     tcfg.validate(mcfg.kind)
     t0 = time.time()
     ensure_writable(args.out)  # before the data is read, let alone trained on
+    if text:
+        from .text_evaluate import finish_text_folder
+        from .text_train import load_training_text
+        data = load_training_text(tcfg)
+        model = train(mcfg, tcfg, args.out, resume=args.resume, data=data)
+        if not args.no_eval:
+            finish_text_folder(model, args.out, data, tsne=not args.no_tsne, umap=not args.no_umap,
+                               command="python -m training " + " ".join(sys.argv[1:]), wall_start=t0)
+        return
     data = load_dataset(tcfg.dataset, tcfg.data_dir, resize=tcfg.resize, train_limit=tcfg.train_limit, seed=tcfg.seed)
     model = train(mcfg, tcfg, args.out, resume=args.resume, data=data)
     if not args.no_eval:
@@ -145,18 +207,39 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train one model into a folder (then evaluate it and build its latent map)")
-    t.add_argument("--kind", choices=tuple(MODEL_KINDS),
-                   help="the model kind (default vae; with --resume, the kind saved in --out)")
+    t.add_argument("--kind", choices=tuple(dict.fromkeys((*MODEL_KINDS, *TEXT_KIND_NAMES))),
+                   help="the model kind (default vae; with --resume, the kind saved in --out; lm: a text model's "
+                        "decoder alone, the reference language model)")
+    t.add_argument("--modality", choices=("image", "text"),
+                   help="image (default) or text (a text dataset implies it; with --resume, the saved one)")
     t.add_argument("--arch", choices=ARCHS, default="conv")
-    t.add_argument("--latent-dim", type=int, default=ModelConfig.latent_dim, help="at most 32 (default %(default)s)")
+    t.add_argument("--latent-dim", type=int,
+                   help=f"at most 32 (default {ModelConfig.latent_dim}; text: {TEXT_TRAIN_DEFAULTS['latent_dim']})")
     t.add_argument("--pixel-bias", action="store_true",
                    help="conv: give the decoder a learned logit offset per output pixel")
-    t.add_argument("--dataset", choices=DATASETS, default="mnist")
+    t.add_argument("--dataset", choices=DATASETS + TEXT_DATASETS, default="mnist",
+                   help="mnist, fashion-mnist, folder (images); wordnet, text-file (text)")
+    t.add_argument("--data-file", help="text-file: a UTF-8 file, one sentence a line, optionally TAB and a label")
+    t.add_argument("--tokenizer", choices=TOKENIZER_KINDS,
+                   help="text: bpe (subwords, no unknown words; default), word (a fixed vocabulary) or char (one "
+                        "token a character: poems)")
+    t.add_argument("--vocab-size", type=int,
+                   help=f"text: the tokenizer's vocabulary (default {TEXT_TRAIN_DEFAULTS['vocab_size']})")
+    t.add_argument("--free-bits", type=float,
+                   help="text: nats per latent dimension the KL term does not push below (default "
+                        f"{TEXT_TRAIN_DEFAULTS['free_bits']}; 0 = off, and the decoder learns to ignore z)")
+    t.add_argument("--word-dropout", type=float,
+                   help=f"text: share of the decoder's input words hidden (default {TEXT_TRAIN_DEFAULTS['word_dropout']})")
+    t.add_argument("--decoder", choices=TEXT_DECODERS,
+                   help="text: gru (autoregressive, default) or positional (every position at once)")
+    t.add_argument("--max-len", type=int,
+                   help=f"text: tokens per sentence, longer ones cut (default {TextModelConfig.max_len})")
     t.add_argument("--data-dir", help="folder with the four IDX .gz files, or (dataset folder) an image folder "
                                       "with one sub-folder per class; default: download with torchvision")
     t.add_argument("--resize", action="store_true", help="image folders: resize images that are not 28x28")
     t.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    t.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    t.add_argument("--batch-size", type=int,
+                   help=f"default {TrainConfig.batch_size}; text: {TEXT_TRAIN_DEFAULTS['batch_size']}")
     t.add_argument("--lr", type=float,
                    help=f"learning rate (default {TrainConfig.lr}; a gan or cgan: {GAN_TRAIN_DEFAULTS['lr']})")
     t.add_argument("--lr-min-ratio", type=float,

@@ -4,6 +4,8 @@ A model folder holds `config.json` (JSON) and `model.safetensors` (weights only)
 evaluation add (`history.json`, `metrics.json`, `latent_map.npz`, `README.md`). Every file is written to a temporary
 name and renamed into place, so a kill never leaves a half-written file. Nothing here ever unpickles.
 
+A text model's folder (model section "modality": "text") also holds `tokenizer.json`, its tokenizer.
+
 Resumable training state (optimizer moments, RNG states) lives in `train_state.safetensors` + `train_state.json`.
 """
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .config import ConfigError, ModelConfig, is_adversarial
+from .config import ConfigError, ModelConfig, TextModelConfig, is_adversarial
 from .models import LatentModel, build_model
 
 CONFIG_NAME = "config.json"
@@ -106,6 +108,8 @@ def save_model(model: LatentModel, folder: str | Path, *, train: dict | None = N
         train = old.get("train", {}) if train is None else train
         data = old.get("data", {}) if data is None else data
     config = {"format_version": FORMAT_VERSION, "model": model.config.to_dict(), "data": data, "train": train}
+    if getattr(model, "modality", "image") == "text" and getattr(model, "tokenizer", None) is not None:
+        model.tokenizer.save(folder)   # before the config: a folder whose config exists has its tokenizer
     state = {k: v.half() if half and v.is_floating_point() else v for k, v in model.state_dict().items()}
     # Weights first, config second: a folder whose config exists always has matching weights.
     save_tensors(folder / WEIGHTS_NAME, state, metadata={"kind": model.kind, "format": "pt"})
@@ -160,8 +164,9 @@ def load_model(folder: str | Path, *, device: str | torch.device = "cpu") -> Lat
     folder = Path(folder)
     config = read_config(folder)
     _check_generator_shapes(folder, config["model"])
+    text = isinstance(config["model"], dict) and config["model"].get("modality") == "text"
     try:
-        model_config = ModelConfig.from_dict(config["model"])
+        model_config = (TextModelConfig if text else ModelConfig).from_dict(config["model"])
     except (ConfigError, TypeError) as e:
         raise ModelLoadError(f"{folder / CONFIG_NAME}: {e}") from e
     weights = folder / WEIGHTS_NAME
@@ -174,7 +179,19 @@ def load_model(folder: str | Path, *, device: str | torch.device = "cpu") -> Lat
     except (SafetensorError, OSError, ValueError) as e:
         raise ModelLoadError(f"{weights} is not a readable safetensors file ({e}). It may be truncated or a pickled "
                              "PyTorch file renamed; re-save it with training.save_model.") from e
-    model = build_model(model_config)
+    if text:
+        from .text_models import build_text_model
+        from .tokenizer import TextTokenizer
+        model = build_text_model(model_config)
+        try:
+            model.tokenizer = TextTokenizer.load(folder)
+        except ValueError as e:
+            raise ModelLoadError(str(e)) from e
+        if model.tokenizer.vocab_size != model_config.vocab_size:
+            raise ModelLoadError(f"{folder}/tokenizer.json has {model.tokenizer.vocab_size} tokens but config.json "
+                                 f"says vocab_size={model_config.vocab_size}; copy both from the same training run.")
+    else:
+        model = build_model(model_config)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

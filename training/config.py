@@ -118,9 +118,75 @@ class ModelConfig:
         return cls(**_known_keys(cls, d, "model"))
 
 
+TEXT_KIND_NAMES = ("vae", "cvae", "lm")   # text_models.TEXT_KINDS (lm: the decoder alone, no code)
+TEXT_DECODERS = ("gru", "positional")
+
+
+@dataclass
+class TextModelConfig:
+    """A text model (text_models.py): everything needed to rebuild it; the tokenizer is tokenizer.json beside it."""
+    kind: str = "vae"                 # "vae" | "cvae" | "lm"
+    modality: str = "text"
+    latent_dim: int = 32
+    num_classes: int = 0              # > 0 only for a cvae (the category groups)
+    class_names: list = field(default_factory=list)
+    vocab_size: int = 4000            # the tokenizer's, with its 4 special tokens
+    max_len: int = 32                 # tokens per sentence, without <bos> / <eos>; longer ones are cut
+    embed_dim: int = 128              # token embedding, shared by the encoder and both ends of the decoder
+    enc_channels: int = 128           # the gated convolutions' width
+    enc_layers: int = 4
+    enc_kernel: int = 3
+    decoder: str = "gru"              # "gru" (autoregressive) | "positional" (every position at once)
+    dec_hidden: int = 256             # the GRU's state
+
+    def __post_init__(self):
+        self.class_names = [str(c) for c in self.class_names]
+        if self.kind != "cvae" and self.num_classes:
+            self.num_classes = 0
+        self.validate()
+
+    @property
+    def conditional(self) -> bool:
+        return self.kind == "cvae"
+
+    @property
+    def adversarial(self) -> bool:
+        return False
+
+    def validate(self) -> None:
+        if self.kind not in TEXT_KIND_NAMES:
+            raise ConfigError(f"kind={self.kind!r} has no text model; use one of {', '.join(TEXT_KIND_NAMES)}.")
+        if self.modality != "text":
+            raise ConfigError(f"modality={self.modality!r}: a TextModelConfig is for modality 'text'.")
+        if self.decoder not in TEXT_DECODERS:
+            raise ConfigError(f"decoder={self.decoder!r} is unknown; use one of {', '.join(TEXT_DECODERS)}.")
+        if not isinstance(self.latent_dim, int) or not 1 <= self.latent_dim <= MAX_LATENT_DIM:
+            raise ConfigError(f"latent_dim={self.latent_dim!r} is out of range; use an integer from 1 to "
+                              f"{MAX_LATENT_DIM} (the app shows one slider per dimension).")
+        for name, lo, hi in (("vocab_size", 5, 200_000), ("max_len", 1, 512), ("embed_dim", 1, 4096),
+                             ("enc_channels", 1, 4096), ("enc_layers", 0, 32), ("enc_kernel", 1, 15),
+                             ("dec_hidden", 1, 8192)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not lo <= value <= hi:
+                raise ConfigError(f"{name}={value!r} is out of range; use an integer from {lo} to {hi}.")
+        if self.enc_kernel % 2 == 0:
+            raise ConfigError(f"enc_kernel={self.enc_kernel} must be odd (the convolutions keep the length).")
+        if self.conditional and not 2 <= self.num_classes <= MAX_CLASSES:
+            raise ConfigError(f"a text cvae needs num_classes between 2 and {MAX_CLASSES}, got {self.num_classes!r}.")
+        if self.class_names and self.conditional and len(self.class_names) != self.num_classes:
+            raise ConfigError(f"class_names has {len(self.class_names)} names but num_classes={self.num_classes}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TextModelConfig":
+        return cls(**_known_keys(cls, d, "model"))
+
+
 @dataclass
 class TrainConfig:
-    dataset: str = "mnist"            # "mnist" | "fashion-mnist" | "folder"
+    dataset: str = "mnist"            # "mnist" | "fashion-mnist" | "folder"; text: "wordnet" | "text-file"
     data_dir: str | None = None       # IDX folder or image folder; None = torchvision download
     epochs: int = 20
     batch_size: int = 64
@@ -141,6 +207,12 @@ class TrainConfig:
     resize: bool = False              # image folders: resize images that are not 28x28
     train_limit: int | None = None    # use only the first N training images (quick runs, tests)
     history_test_images: int = 2000   # size of the fixed random test subset scored after every epoch
+    # text models (--modality text)
+    data_file: str | None = None      # dataset "text-file": one sentence a line, an optional TAB and a label
+    tokenizer: str = "bpe"            # "bpe" | "word" | "char" (training/tokenizer.py), trained on the corpus
+    vocab_size: int = 4000            # the tokenizer's vocabulary, special tokens included
+    free_bits: float = 0.0            # nats per latent dimension the KL term does not push below (Kingma et al. 2016)
+    word_dropout: float = 0.0         # share of the decoder's input words replaced by <unk> while training
 
     def validate(self, kind: str | None = None) -> None:
         """Raise ConfigError for a value that cannot work; kind (the model's) checks the cvae-only settings."""
@@ -174,6 +246,10 @@ class TrainConfig:
                 if getattr(self, name) != default:
                     raise ConfigError(f"{name}={getattr(self, name)} is an autoencoder setting; a {kind} has no KL "
                                       f"term or encoder. Drop --{name.replace('_', '-')}.")
+        if not self.free_bits >= 0:
+            raise ConfigError(f"free_bits={self.free_bits} must be >= 0 (nats per latent dimension; 0 turns it off).")
+        if not 0 <= self.word_dropout < 1:
+            raise ConfigError(f"word_dropout={self.word_dropout} must be in [0, 1).")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision={self.precision!r} must be one of {', '.join(PRECISIONS)}.")
         if self.device not in DEVICES:

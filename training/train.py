@@ -268,23 +268,38 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
                                       "Start afresh without --resume.")
         saved = ckpt.read_config(out)
         saved_kind = saved["model"].get("kind")
+        saved_modality = saved["model"].get("modality", "image")
+        modality = getattr(model_cfg, "modality", "image")
+        if saved_modality != modality:
+            raise ConfigError(f"{out} holds the training state of an {saved_modality} model, so a {modality} run "
+                              f"cannot resume it. Resume it with --modality {saved_modality}, or train afresh into a "
+                              "new --out folder.")
         if saved_kind != model_cfg.kind:
             raise ConfigError(f"{out} holds the training state of a {saved_kind} run, so a {model_cfg.kind} run "
                               f"cannot resume it. Resume it with --kind {saved_kind}, or train the {model_cfg.kind} "
                               "afresh into a new --out folder.")
-        model_cfg = ModelConfig.from_dict(saved["model"])
+        model_cfg = type(model_cfg).from_dict(saved["model"])
         cfg = TrainConfig.from_dict({**saved["train"], "epochs": cfg.epochs, "device": cfg.device})
         history = ckpt.read_json(out / "history.json", {"epochs": []})["epochs"]
+    text = getattr(model_cfg, "modality", "image") == "text"
+    if data is None and text:
+        from .text_train import load_training_text
+        data = load_training_text(cfg)
     data = data or load_dataset(cfg.dataset, cfg.data_dir, resize=cfg.resize, train_limit=cfg.train_limit,
                                 seed=cfg.seed)
+    config_cls = type(model_cfg)
     if model_cfg.conditional and model_cfg.num_classes != len(data.class_names):
-        model_cfg = ModelConfig.from_dict({**model_cfg.to_dict(), "num_classes": len(data.class_names),
-                                           "class_names": data.class_names})
+        model_cfg = config_cls.from_dict({**model_cfg.to_dict(), "num_classes": len(data.class_names),
+                                          "class_names": data.class_names})
     if not model_cfg.class_names:
-        model_cfg = ModelConfig.from_dict({**model_cfg.to_dict(), "class_names": data.class_names})
+        model_cfg = config_cls.from_dict({**model_cfg.to_dict(), "class_names": data.class_names})
 
     if cfg.precision == "bf16":
         _check_bf16(device, log)
+    if text:
+        from .text_train import train_text
+        return train_text(model_cfg, cfg, out, data, device, resume=resume, history=history, progress=progress,
+                          log=log)
     if model_cfg.adversarial:
         from .gan import train_gan
         return train_gan(model_cfg, cfg, out, data, device, resume=resume, history=history, progress=progress,

@@ -1,0 +1,243 @@
+"""The text VAE's training loop, which train.py hands a text model to; it reads top to bottom like train.py.
+
+Per batch of sentences: encode, draw z, decode with word dropout, and minimise
+
+    loss = recon + beta * sum_j max(free_bits, mean_batch KL_j)
+
+recon is the cross-entropy of every real token after <bos> (words and <eos>), summed per sentence: nats per
+sentence. KL_j is dimension j's KL from N(0, I). Free bits (Kingma et al. 2016) stop the KL term pushing a dimension
+below `free_bits` nats, and the KL warm-up (beta from beta_start to beta over kl_warmup_epochs, Bowman et al. 2016)
+lets the decoder learn to use z before the KL weighs on it: without a remedy the GRU decoder learns to ignore z
+(posterior collapse). The reported -ELBO always uses the true KL, whatever the floor or the weight.
+
+The model folder gets config.json, model.safetensors and tokenizer.json (written before the weights: the tokenizer
+is trained once, on the training sentences, and never changes). The optimizer and RNG states are the resume state,
+checkpointed atomically after every epoch, as for the image models.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from tqdm.auto import tqdm
+
+from . import checkpoint as ckpt
+from .config import TextModelConfig, TrainConfig
+from .text_models import PAD, TextModel, build_text_model, length_mask
+
+
+class TextLoss(NamedTuple):
+    loss: torch.Tensor        # what is minimised (free bits and beta applied), batch mean
+    recon: torch.Tensor       # nats per sentence, batch mean
+    kl: torch.Tensor          # true KL, nats per sentence, batch mean (0 for the lm)
+    kl_per_dim: torch.Tensor  # (latent_dim,) batch-mean KL of each dimension
+    tokens: torch.Tensor      # mean number of predicted tokens per sentence (words + <eos>)
+    correct: torch.Tensor     # mean number of them the decoder's argmax got right (teacher forcing)
+
+
+def targets_mask(model: TextModel, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The tokens a decoder predicts, ids[:, 1:], and which of them count: the words and <eos> for the GRU; for the
+    positional decoder every position, since its <pad>s are how it says where the sentence ends."""
+    target = ids[:, 1:]
+    if model.config.decoder == "positional":
+        return target, torch.ones_like(target, dtype=torch.bool)
+    return target, length_mask(lengths - 1, target.shape[1])
+
+
+def text_loss(model: TextModel, ids: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor | None = None, *,
+              beta: float = 1.0, free_bits: float = 0.0, word_dropout: float = 0.0, sample: bool = True,
+              generator: torch.Generator | None = None, count_correct: bool = False) -> TextLoss:
+    """The loss of a batch (see the module's docstring); count_correct also counts the teacher-forced argmax
+    hits (an evaluation figure: a tenth of a training step's time, so training leaves it out)."""
+    if model.config.decoder == "gru":
+        ids = ids[:, :int(lengths.max())]                       # no step is spent on a column of <pad>s
+    out = model(ids, lengths, y, word_dropout=word_dropout, sample=sample, generator=generator)
+    target, mask = targets_mask(model, ids, lengths)
+    ce = F.cross_entropy(out.logits.float().transpose(1, 2), target, reduction="none")   # (B, T - 1)
+    recon = (ce * mask).sum(1).mean()
+    correct = ((out.logits.argmax(2) == target) & mask).sum(1).float().mean() if count_correct else recon.new_zeros(())
+    if out.mu is None:
+        zero = recon.new_zeros(())
+        return TextLoss(recon, recon, zero, recon.new_zeros(model.latent_dim), mask.sum(1).float().mean(), correct)
+    kl_bd = 0.5 * (out.mu.pow(2) + out.logvar.exp() - 1 - out.logvar)                     # (B, D)
+    kl_per_dim = kl_bd.mean(0)
+    kl_term = kl_per_dim.clamp_min(free_bits).sum() if free_bits > 0 else kl_per_dim.sum()
+    return TextLoss(recon + beta * kl_term, recon, kl_per_dim.sum(), kl_per_dim, mask.sum(1).float().mean(), correct)
+
+
+@torch.no_grad()
+def evaluate_text_loss(model: TextModel, ids: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor | None,
+                       batch_size: int = 500, seed: int = 0) -> dict:
+    """Test figures of a split: recon, KL and -ELBO (nats per sentence, one z per sentence), token accuracy under
+    teacher forcing, and active units (dimensions whose posterior mean varies over the split: Cov > 0.01)."""
+    model.eval()
+    gen = torch.Generator(device=ids.device).manual_seed(seed)
+    sums = {"recon": 0.0, "kl": 0.0, "tokens": 0.0, "correct": 0.0}
+    mus = []
+    for i in range(0, len(ids), batch_size):
+        sl = slice(i, i + batch_size)
+        y = None if labels is None or not model.conditional else labels[sl]
+        t = text_loss(model, ids[sl], lengths[sl], y, generator=gen, count_correct=True)
+        n = len(ids[sl])
+        for k in sums:
+            sums[k] += float(getattr(t, k)) * n
+        if model.has_latent:
+            mus.append(model.encode_ids(ids[sl][:, :int(lengths[sl].max())], lengths[sl], y).mu)
+    n = len(ids)
+    r = {k: v / n for k, v in sums.items()}
+    r["neg_elbo"] = r["recon"] + r["kl"]
+    r["token_accuracy_teacher_forced"] = r.pop("correct") / max(r["tokens"], 1e-9)
+    r["active_units"] = int((torch.cat(mus).var(0) > 0.01).sum()) if mus else 0
+    return r
+
+
+def _save_state(out: Path, opt, shuffle_gen, epoch: int, step: int, raw_model=None) -> None:
+    from .train import _opt_tensors, rng_tensors
+    tensors, scalars = {}, {"epoch": epoch, "step": step, "param_steps": {}, "modality": "text"}
+    if raw_model is not None:
+        tensors.update({f"raw.{k}": v.detach().contiguous() for k, v in raw_model.state_dict().items()})
+    _opt_tensors(opt, "opt", tensors, scalars["param_steps"])
+    tensors.update(rng_tensors(shuffle_gen))
+    ckpt.save_tensors(out / ckpt.STATE_NAME, tensors)
+    ckpt.write_json(out / ckpt.STATE_JSON, scalars)
+
+
+def _load_state(out: Path, opt, shuffle_gen, device, model) -> tuple[int, int]:
+    from .train import _restore_opt, restore_rng
+    try:
+        tensors = load_file(str(out / ckpt.STATE_NAME))
+        scalars = json.loads((out / ckpt.STATE_JSON).read_text())
+    except (FileNotFoundError, SafetensorError, json.JSONDecodeError, OSError) as e:
+        raise ckpt.ModelLoadError(f"cannot resume from {out}: training state is missing or unreadable ({e}). "
+                                  "Start afresh without --resume, or into a new --out folder.") from e
+    if scalars.get("modality") != "text":
+        raise ckpt.ModelLoadError(f"cannot resume from {out}: its training state is an image model's, not a text "
+                                  "model's. Train the text model afresh into a new --out folder.")
+    _restore_opt(opt, "opt", tensors, scalars["param_steps"], device)
+    raw = {k[4:]: v.to(device) for k, v in tensors.items() if k.startswith("raw.")}
+    if raw:
+        model.load_state_dict(raw)
+    restore_rng(tensors, shuffle_gen)
+    return scalars["epoch"], scalars["step"]
+
+
+def load_training_text(cfg: TrainConfig):
+    """The text corpus a TrainConfig names: wordnet (data_dir: the WordNet folder) or text-file (data_file, else
+    data_dir: the file), with a line's length counted in characters for the char tokenizer; train_limit keeps the
+    first N training sentences."""
+    from .text_data import TextSplit, load_text_dataset
+    kw = {"seed": cfg.seed}
+    if cfg.dataset == "text-file":
+        kw["tokenizer_kind"] = "char" if cfg.tokenizer == "char" else "word"
+    data = load_text_dataset(cfg.dataset, cfg.data_file or cfg.data_dir, **kw)
+    if cfg.train_limit:
+        n, tr = cfg.train_limit, data.train
+        data.train = TextSplit(tr.texts[:n], tr.labels[:n], tr.headwords[:n], tr.categories[:n])
+        data.provenance["train_limit"] = n
+    return data
+
+
+def train_text(model_cfg: TextModelConfig, cfg: TrainConfig, out: Path, data, device: torch.device, *,
+               resume: bool = False, history: list | None = None, progress: bool = True, log=print) -> TextModel:
+    """Train a text model on data (a text_data.TextDataset) into `out`; returns it in eval mode."""
+    from .tokenizer import TextTokenizer, train_tokenizer
+    from .train import TrainingDiverged, _SLOW_BATCH_S, beta_at, lr_at, make_ema
+
+    history = list(history or [])
+    if resume:
+        tokenizer = TextTokenizer.load(out)
+    else:
+        t0 = time.time()
+        # Characters are kept from their first sighting: a poem corpus is small and every character counts.
+        tokenizer = train_tokenizer(data.train.texts, kind=cfg.tokenizer, vocab_size=cfg.vocab_size,
+                                    min_frequency=1 if cfg.tokenizer == "char" else 2)
+        log(f"tokenizer: {cfg.tokenizer}, {tokenizer.vocab_size} tokens, trained in {time.time() - t0:.1f}s")
+    model_cfg = TextModelConfig.from_dict({**model_cfg.to_dict(), "vocab_size": tokenizer.vocab_size})
+    torch.manual_seed(cfg.seed)
+    model = build_text_model(model_cfg).to(device)
+    model.tokenizer = tokenizer
+    shuffle_gen = torch.Generator().manual_seed(cfg.seed)
+    start_epoch, step = 0, 0
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                            fused=device.type in ("cpu", "cuda"))
+    saved_weights = None
+    if resume:
+        model = ckpt.load_model(out, device=device).train()
+        saved_weights = {k: v.clone() for k, v in model.state_dict().items()}
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                fused=device.type in ("cpu", "cuda"))
+        start_epoch, step = _load_state(out, opt, shuffle_gen, device, model)
+        history = history[:start_epoch]
+        log(f"resumed from {out} after epoch {start_epoch}")
+    ema = make_ema(model, cfg, saved_weights, step)
+    keep = ema.module if ema is not None else model
+    keep.tokenizer = tokenizer
+
+    ids, lengths = tokenizer.encode(data.train.texts, model_cfg.max_len)          # (N, max_len + 2), (N,)
+    ids, lengths, labels = ids.to(device), lengths.to(device), data.train.labels.to(device)
+    sub = torch.randperm(len(data.test), generator=torch.Generator().manual_seed(1234))[:cfg.history_test_images]
+    t_ids, t_len = tokenizer.encode([data.test.texts[i] for i in sub.tolist()], model_cfg.max_len)
+    t_ids, t_len, t_lab = t_ids.to(device), t_len.to(device), data.test.labels[sub].to(device)
+    n = len(ids)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    total_steps = cfg.epochs * steps_per_epoch
+    meta = {"train": cfg.to_dict(), "data": data.provenance}
+    tokenizer.save(out)
+    drop_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.time()
+        model.train()
+        perm = torch.randperm(n, generator=shuffle_gen).to(device)
+        sums = torch.zeros(5)
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
+                   leave=False, dynamic_ncols=True)
+        for b in bar:
+            lr = lr_at(cfg, step, total_steps)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            beta = beta_at(cfg, epoch + b / steps_per_epoch)
+            idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            y = labels[idx] if model.conditional else None
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+                t = text_loss(model, ids[idx], lengths[idx], y, beta=beta, free_bits=cfg.free_bits,
+                              word_dropout=cfg.word_dropout, generator=drop_gen)
+            if not torch.isfinite(t.loss):
+                raise TrainingDiverged(
+                    f"loss became {t.loss.item()} at epoch {epoch + 1}, batch {b + 1}; training stopped. "
+                    f"The last good checkpoint (epoch {epoch}) is kept in {out}. Try a lower --lr (now {cfg.lr}).")
+            opt.zero_grad(set_to_none=True)
+            t.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)   # a GRU's rare gradient spikes
+            opt.step()
+            step += 1
+            if ema is not None:
+                ema.update_parameters(model)
+            if _SLOW_BATCH_S:
+                time.sleep(_SLOW_BATCH_S)
+            sums += torch.tensor([t.loss.item(), t.recon.item(), t.kl.item(), t.tokens.item(),
+                                  t.correct.item()]) * len(idx)
+            if b % 20 == 0:
+                bar.set_postfix(recon=f"{t.recon.item():.1f}", kl=f"{t.kl.item():.1f}", beta=f"{beta:.2f}")
+        train_loss, train_recon, train_kl, _, _ = (sums / n).tolist()
+        test = evaluate_text_loss(keep, t_ids, t_len, t_lab, seed=cfg.seed)
+        history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_recon": train_recon,
+                        "train_kl": train_kl, "test_loss": test["neg_elbo"], "test_recon": test["recon"],
+                        "test_kl": test["kl"], "test_active_units": test["active_units"],
+                        "test_token_accuracy": test["token_accuracy_teacher_forced"], "test_sentences": len(t_ids),
+                        "beta": beta, "free_bits": cfg.free_bits, "kl_floor": cfg.free_bits * model_cfg.latent_dim,
+                        "lr": lr, "seconds": time.time() - t0})
+        ckpt.save_model(keep, out, **meta)
+        _save_state(out, opt, shuffle_gen, epoch + 1, step, raw_model=model if ema is not None else None)
+        ckpt.write_json(out / "history.json", {"epochs": history})
+        log(f"epoch {epoch + 1}/{cfg.epochs}  train {train_loss:.2f} (recon {train_recon:.2f}, kl {train_kl:.2f})  "
+            f"test -ELBO {test['neg_elbo']:.2f} (recon {test['recon']:.2f}, kl {test['kl']:.2f}, "
+            f"{test['active_units']} active)  beta {beta:.2f}  {time.time() - t0:.1f}s")
+    return keep.eval()
