@@ -8,7 +8,8 @@
 The models are those /list_models names (--models: a comma-separated subset); every per-model case runs on each of
 them, so a GAN (no encoder: /reconstruct, /encode_image and the drawing tab find codes by inversion; no
 generate_dataset without classes) gets every case a VAE gets. The synthetic set (--fake) has fake-ae, fake-vae,
-fake-cvae, fake-gan and fake-cgan.
+fake-cvae, fake-gan, fake-cgan and the text models fake-text-vae and fake-text-cvae (their hostile text: /encode_text,
+the text tab, /generate_text_dataset).
 
 What is covered comes from the app itself: the list of events is read from the page's /config (its
 "dependencies"), and the run prints one line per dependency (named endpoint or UI event) with its case counts. A
@@ -670,6 +671,31 @@ def make_cases(n: int, seed: int, models: list[dict], uploads: dict[str, dict], 
         client("generate_dataset", model=name, per_class=3, seed=1)
     raw("generate_dataset", [cvaes[0], 5000, 0])  # the largest allowed: 5,000 per class
 
+    # ---- text models: your own text, a text CVAE's sentences ------------------------------------------------
+    # (an image model gets the same calls: each must say it reads no text / makes no sentences)
+    texts = [m["name"] for m in models if m.get("modality") == "text"] or names[:1]
+    text_cvaes = [m["name"] for m in models if m.get("modality") == "text" and m["num_classes"]] or cvaes[:1]
+    hostile_text = ["", "   ", "\n\t", None, 5, 1.5, True, [], {}, ["a cat"], {"text": "a cat"}, long_string(),
+                    "\x00\x01\x02\x1b[31m", "🐱" * 300, "a red cat that runs", "<eos> <pad> <unk>", "${alert(1)}",
+                    "`x` {{y}}", "\ud800 lone surrogate", "a\u202eb\u200b", "ｆｕｌｌ ｗｉｄｔｈ", "x" * 2001]
+    for text in hostile_text:
+        raw("encode_text", [rng.choice(texts), text])
+        ev("on_encode_text", "on_encode_text", [rng.choice(texts), None, rng.choice(["pca", "tsne"]), text])
+    for bad in bad_names():
+        raw("encode_text", [bad, "a cat"])
+        ev("on_encode_text", "on_encode_text", [bad, None, "pca", "a cat"])
+    for name in names:
+        client("encode_text", model=name, text="a small domesticated animal")
+        ev("on_encode_text", "on_encode_text", [name, label_for(name), "pca", "a small domesticated animal"])
+    for fmt in ["csv", "jsonl", "JSONL", " csv ", "xml", "", None, 5, [], long_string(1000)]:
+        raw("generate_text_dataset", [rng.choice(text_cvaes), 2, 0, fmt])
+    for pc in [0, -1, 2001, 3.5, "abc", None, True, float("nan"), 1e308, BIG_INT, [5], 1]:
+        raw("generate_text_dataset", [rng.choice(text_cvaes), pc, 0, "csv"])
+    for name in uncond[:3] + bad_names():
+        raw("generate_text_dataset", [name, 2, 0, "csv"])
+    for name in text_cvaes:
+        client("generate_text_dataset", model=name, per_class=2, seed=1, format="jsonl")
+
     if config is not None:
         cases += generic_cases(config, rng)
 
@@ -967,7 +993,7 @@ def main(argv=None) -> int:
         return 0 if report(run(a.url, a.cases, a.seed, pid=a.pid, verbose=a.verbose, only=only)) else 1
     with tempfile.TemporaryDirectory() as tmp:
         server = AppServer(timeout=120, fake_assets_in=tmp if a.fake else None, latent_dim=4, n_points=200,
-                           **({"gan": True} if a.fake else {}))
+                           **({"gan": True, "text": True} if a.fake else {}))
         try:
             ok = report(run(server.url, a.cases, a.seed, pid=server.proc.pid, verbose=a.verbose, only=only))
         finally:

@@ -9,6 +9,12 @@ npz arrays (N test images, D latent dimensions):
     MNIST), pca (N, 2), tsne (N, 2),
     pca_mean (D,), pca_components (2, D)   so that pca ~= (mu - pca_mean) @ pca_components.T
     umap (N, 2)                           optional: maps made where umap-learn is installed have it
+
+A text model's map (training.text_evaluate.build_text_map) holds sentences instead of images:
+    texts (N,) str, headwords (N,) str, categories (N,) str (the fine WordNet lexname), labels (N,) the category
+    group (an index into the model's class_names); mu, pca, pca_mean, pca_components as above; tsne and umap optional.
+Its LatentMap keeps the sentences as `images` too ("the stored test outputs", in the modality's own form), so point
+lookup and the tools work unchanged, and `texts` / `headwords` / `categories` for the text views.
 """
 from __future__ import annotations
 
@@ -52,6 +58,9 @@ class LatentMap:
     pca_components: np.ndarray  # (2, D)
     class_names: list
     by_class: dict = field(default_factory=dict)  # class id -> indices, so the figure has one trace per class
+    texts: np.ndarray | None = None       # (N,) str: a text map's test sentences (None for an image map)
+    headwords: np.ndarray | None = None   # (N,) str: the word each sentence defines ("" where none)
+    categories: np.ndarray | None = None  # (N,) str: the fine category (a WordNet lexname, "noun.animal")
 
     @property
     def n(self) -> int:
@@ -63,21 +72,27 @@ class LatentMap:
 
 
 def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | None = None,
-                    image_shape: tuple = (28, 28)) -> LatentMap:
+                    image_shape: tuple = (28, 28), modality: str = "image") -> LatentMap:
     """Read and check a latent_map.npz written by training against the model's latent size, class names and output
-    shape. Raises MapLoadError with the fix on any problem."""
+    shape (modality "text": a map of sentences, see the module's docstring). Raises MapLoadError with the fix on
+    any problem."""
     path = Path(path)
+    text = modality == "text"
     regen = f"regenerate it with `python -m training evaluate {path.parent} --map`"
     if not path.is_file():
         raise MapLoadError(f"{path} is missing. The explorer needs the latent map of the test set; make it with "
                            f"`python -m training evaluate {path.parent} --map`.")
-    want = ["mu", "labels", "images", "pca", "tsne", "pca_mean", "pca_components"]
+    want = (["mu", "labels", "texts", "headwords", "categories", "pca", "pca_mean", "pca_components"] if text else
+            ["mu", "labels", "images", "pca", "tsne", "pca_mean", "pca_components"])
+    optional = ("tsne", "umap") if text else OPTIONAL_PROJECTIONS
     try:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in want if k not in f.files]
             if missing:
                 raise MapLoadError(f"{path} lacks the arrays {missing}; {regen}.")
-            a = {k: f[k] for k in want + [k for k in OPTIONAL_PROJECTIONS if k in f.files]}
+            a = {k: f[k] for k in want + [k for k in optional if k in f.files]}
+            if text:
+                a["images"] = a["texts"]
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
         if isinstance(e, MapLoadError):
             raise
@@ -87,10 +102,10 @@ def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | 
     checks = [
         (a["mu"].ndim == 2 and a["mu"].shape == (n, latent_dim), "mu", f"({n}, {latent_dim})"),
         (a["labels"].ndim == 1 and n > 0, "labels", "(N,) with N > 0"),
-        (a["images"].shape == (n, *image_shape), "images", str((n, *image_shape))),
+        *([(a[k].shape == (n,), k, f"({n},)") for k in ("texts", "headwords", "categories")] if text else
+          [(a["images"].shape == (n, *image_shape), "images", str((n, *image_shape)))]),
         (a["pca"].shape == (n, 2), "pca", f"({n}, 2)"),
-        (a["tsne"].shape == (n, 2), "tsne", f"({n}, 2)"),
-        *[(a[k].shape == (n, 2), k, f"({n}, 2)") for k in OPTIONAL_PROJECTIONS if k in a],
+        *[(a[k].shape == (n, 2), k, f"({n}, 2)") for k in ("tsne", *optional) if k in a],
         (a["pca_mean"].shape == (latent_dim,), "pca_mean", f"({latent_dim},)"),
         (a["pca_components"].shape == (2, latent_dim), "pca_components", f"(2, {latent_dim})"),
     ]
@@ -105,12 +120,20 @@ def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | 
         raise MapLoadError(f"{path}: labels run from {labels.min()} to {labels.max()} but the model has "
                            f"{len(class_names)} class names; the map and config.json disagree.")
     by_class = {c: np.flatnonzero(labels == c) for c in range(len(class_names))}
-    images = a["images"] if a["images"].dtype == np.uint8 else (np.clip(a["images"], 0, 1) * 255).astype(np.uint8)
+    if text:
+        texts, heads, cats = (np.array([str(t) for t in a[k]], dtype=object)
+                              for k in ("texts", "headwords", "categories"))
+        images = texts
+    else:
+        texts = heads = cats = None
+        images = a["images"] if a["images"].dtype == np.uint8 else \
+            (np.clip(a["images"], 0, 1) * 255).astype(np.uint8)
     return LatentMap(mu=a["mu"].astype(np.float32), labels=labels, images=images,
                      coords={k: a[k].astype(np.float32) for k in PROJECTIONS if k in a},
                      pca_mean=a["pca_mean"].astype(np.float32),
                      pca_components=a["pca_components"].astype(np.float32),
-                     class_names=list(class_names), by_class=by_class)
+                     class_names=list(class_names), by_class=by_class, texts=texts, headwords=heads,
+                     categories=cats)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -228,12 +251,16 @@ def build_figure(lmap: LatentMap, projection: str, marker: dict | None = None, *
         if idx.size == 0:
             continue
         name = lmap.class_names[c]
-        data.append({
+        trace = {
             "type": "scattergl", "mode": "markers", "name": name,
             "x": xy[idx, 0].tolist(), "y": xy[idx, 1].tolist(), "customdata": idx.tolist(),
             "marker": {"size": 4, "opacity": 0.65, "color": CLASS_COLORS[c % len(CLASS_COLORS)]},
             "hovertemplate": f"<b>{_escape(name)}</b><br>test image #%{{customdata}}<extra></extra>",
-        })
+        }
+        if lmap.texts is not None:  # a text map: hover shows the headword and its definition
+            trace["text"] = [hover_text(lmap, i) for i in idx]
+            trace["hovertemplate"] = f"%{{text}}<br><i>{_escape(name)}</i> · #%{{customdata}}<extra></extra>"
+        data.append(trace)
     # The current-z marker is a layout shape of fixed pixel size anchored at (x, y): moving it is a cheap relayout,
     # whereas restyling a trace would redraw all 10,000 WebGL points. A legend-only trace explains it.
     m = marker or {}
@@ -252,7 +279,7 @@ def build_figure(lmap: LatentMap, projection: str, marker: dict | None = None, *
         "title": {"text": title, "font": {"size": 14}} if title else None,
         "xaxis": {**axis, "title": {"text": f"{label} 1"}},
         "yaxis": {**axis, "title": {"text": f"{label} 2"}},
-        "legend": {"itemsizing": "constant", "title": {"text": "class"}},
+        "legend": {"itemsizing": "constant", "title": {"text": "category" if lmap.texts is not None else "class"}},
         "margin": {"l": 30, "r": 10, "t": 30 if title else 10, "b": 30},
         "hovermode": "closest", "dragmode": "pan",
         "plot_bgcolor": "#ffffff", "paper_bgcolor": "rgba(0,0,0,0)",
@@ -261,6 +288,17 @@ def build_figure(lmap: LatentMap, projection: str, marker: dict | None = None, *
     }
     return {"data": data, "layout": {k: v for k, v in layout.items() if v is not None},
             "projection": projection, "n": lmap.n}
+
+
+HOVER_CHARS = 90  # a definition longer than this is cut in the hover box (the click shows it whole)
+
+
+def hover_text(lmap: LatentMap, i: int) -> str:
+    """The hover box of text point i: "<b>headword</b>: definition", HTML-escaped, the definition cut to HOVER_CHARS."""
+    text = str(lmap.texts[i])
+    text = text if len(text) <= HOVER_CHARS else text[:HOVER_CHARS - 1] + "…"
+    head = str(lmap.headwords[i]) if lmap.headwords is not None else ""
+    return (f"<b>{_escape(head)}</b>: " if head else "") + _escape(text)
 
 
 def _escape(text: str) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 from training.figures import METRICS_NAME  # imports no torch
 
 from .backends import Backend, Capabilities, backend_spec
-from .modalities import ImageModality, modality_for
+from .modalities import ImageModality, TextModality, modality_for
 from .validation import InputError, shown
 from .latent_map import MAP_NAME, LatentMap, MapLoadError, latent_ranges, load_latent_map
 
@@ -48,16 +48,17 @@ class ModelInfo:
     class_names: tuple
     metrics: dict | None
     error: str | None = None  # set when config.json cannot be read; picking the model then shows this message
+    modality: str = "image"   # config.json's model.modality: "image" (absent in image folders) or "text"
 
     @property
     def capabilities(self) -> Capabilities:
         """What the kind can do (explorer.backends' table); nothing for an unreadable folder or an unknown kind."""
-        spec = backend_spec(self.kind)
-        return spec.capabilities if spec and not self.error else Capabilities()
+        spec = backend_spec(self.kind, self.modality)
+        return spec.capabilities if spec and not self.error else Capabilities(modality=self.modality)
 
     @property
     def kind_label(self) -> str:
-        spec = backend_spec(self.kind)
+        spec = backend_spec(self.kind, self.modality)
         return spec.label if spec else (self.kind or "unknown kind")
 
 
@@ -65,7 +66,7 @@ class ModelInfo:
 class LoadedModel:
     info: ModelInfo
     backend: Backend          # the only object here that touches torch (explorer.backends)
-    modality: ImageModality   # how its outputs are shown (explorer.modalities)
+    modality: "ImageModality | TextModality"  # how its outputs are shown (explorer.modalities)
     latent_map: LatentMap
     slider_range: np.ndarray  # (D,) half-width of each slider
     code_mean: np.ndarray     # (D,) mean of the stored codes (used to sample from an AE, which has no prior)
@@ -93,6 +94,9 @@ class LoadedModel:
         """The decoder.onnx the page can run itself, {"path", "latent_dim", "num_classes", "shape", "sha256"}, or
         {"reason"} when the server must decode (explorer.backends.browser_decoder: checked, exported on first use
         when missing or stale, then cached per folder and file mtimes). Never raises."""
+        if self.capabilities.modality != "image":  # decoder.onnx makes images; a sentence is decoded on the server
+            return {"reason": f"a {self.capabilities.modality} model is decoded on the server (the page's own "
+                              "decoder makes images only)."}
         from .backends.browser_decoder import browser_decoder
         return browser_decoder(self.info.folder, self.latent_dim, self.num_classes, self.backend.output_shape)
 
@@ -208,7 +212,7 @@ class ModelRegistry:
     def describe(self) -> list[dict]:
         """JSON-able summary of every model, for the list_models endpoint."""
         return [{"name": i.name, "kind": i.kind, "dataset": i.dataset, "latent_dim": i.latent_dim,
-                 "num_classes": len(i.class_names) if i.capabilities.conditional else 0,
+                 "num_classes": len(i.class_names) if i.capabilities.conditional else 0, "modality": i.modality,
                  "class_names": list(i.class_names), "metrics": i.metrics,
                  **({"error": i.error} if i.error else {})} for i in self._infos.values()]
 
@@ -235,7 +239,16 @@ def read_info(folder: Path) -> ModelInfo:
         if not isinstance(m, dict) or "kind" not in m:
             raise ValueError(f"{folder / 'config.json'} has no 'model' section with a 'kind'; it was not written "
                              "by the training package.")
-        spec = backend_spec(m.get("kind"))
+        modality = m.get("modality") or "image"
+        if not isinstance(modality, str):
+            raise ValueError(f"{folder / 'config.json'}: model.modality is {shown(modality)}; it must be \"image\" "
+                             "or \"text\" (or absent, for an image model).")
+        spec = backend_spec(m.get("kind"), modality)
+        if spec is not None and spec.unusable:  # listed with its kind, modality and the reason it cannot be explored
+            log.warning("model folder %s cannot be explored: %s", folder, spec.unusable)
+            return ModelInfo(name=name, folder=folder, kind=m.get("kind"), dataset=(cfg.get("data") or {}).get(
+                "dataset"), latent_dim=None, arch=None, class_names=(), metrics=None, error=spec.unusable,
+                modality=modality)
         lacking = [k for k in (spec.config_keys if spec else ()) if k not in m]
         if lacking:
             raise ValueError(f"{folder / 'config.json'} lacks {', '.join(lacking)} in its 'model' section, which a "
@@ -244,7 +257,7 @@ def read_info(folder: Path) -> ModelInfo:
         metrics = _read_json(folder / METRICS_NAME)
         return ModelInfo(name=name, folder=folder, kind=m.get("kind"), dataset=(cfg.get("data") or {}).get("dataset"),
                          latent_dim=m.get("latent_dim"), arch=m.get("arch"),
-                         class_names=tuple(m.get("class_names") or ()), metrics=metrics)
+                         class_names=tuple(m.get("class_names") or ()), metrics=metrics, modality=modality)
     except (OSError, ValueError, AttributeError) as e:
         log.warning("model folder %s cannot be read: %s", folder, e)
         return ModelInfo(name=name, folder=folder, kind=None, dataset=None, latent_dim=None, arch=None,
@@ -262,13 +275,14 @@ def load_folder(info: ModelInfo) -> LoadedModel:
     """Load the backend (weights) and the latent map of one folder (both checked; errors say what to fix)."""
     if info.error:
         raise InputError(f"model {info.name!r} cannot be used: {info.error}")
-    spec = backend_spec(info.kind)
+    spec = backend_spec(info.kind, info.modality)
     if spec is None:
-        raise InputError(f"model {info.name!r} is of kind {shown(info.kind)}, which the explorer has no backend for; "
-                         "register one with explorer.backends.register_backend (see docs/adding-a-model.md).")
+        raise InputError(f"model {info.name!r} is of kind {shown(info.kind)} ({info.modality}), which the explorer "
+                         "has no backend for; register one with explorer.backends.register_backend (see "
+                         "docs/adding-a-model.md).")
     backend = spec.load(info.folder)
     lmap = load_latent_map(info.folder / MAP_NAME, backend.latent_dim, list(backend.class_names),
-                           image_shape=tuple(backend.output_shape))
+                           image_shape=tuple(backend.output_shape), modality=backend.capabilities.modality)
     return LoadedModel(info=info, backend=backend,
                        modality=modality_for(backend.capabilities.modality, backend.output_shape), latent_map=lmap,
                        slider_range=latent_ranges(lmap, per_dimension=not backend.capabilities.prior),

@@ -43,7 +43,7 @@ def toy_kind():
     """Register the toy backend for one test, then take it out of the table again."""
     spec = register_backend(BackendSpec(KIND, "toy generator", ToyGenerator.capabilities, ToyGenerator.load))
     yield spec
-    BACKENDS.pop(KIND)
+    BACKENDS.pop(("image", KIND))
 
 
 def make_toy_folder(folder, n=60, seed=0):

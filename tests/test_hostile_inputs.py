@@ -27,7 +27,7 @@ MODELS = ["fake-vae", "fake-gan"]  # an autoencoder and a GAN (no encoder: codes
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     return ModelRegistry.discover(make_assets(tmp_path_factory.mktemp("hostile"), latent_dim=D, n_points=40,
-                                              gan=True))
+                                              gan=True, text=True))
 
 
 @pytest.fixture(scope="module")

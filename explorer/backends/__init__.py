@@ -19,6 +19,11 @@ def _gan(folder: Path) -> Backend:
     return GanBackend.load(folder)
 
 
+def _text(folder: Path) -> Backend:
+    from .text import TextBackend  # imports torch and training
+    return TextBackend.load(folder)
+
+
 # What a GAN folder's config.json must say for its generator to be rebuilt (training.models.ConvDecoder): without
 # these the defaults would build another network, and the weights would not fit it.
 GENERATOR_KEYS = ("arch", "latent_dim", "conv_channels", "conv_hidden", "dense_batch_norm")
@@ -34,6 +39,17 @@ register_backend(BackendSpec("gan", "generative adversarial network (GAN)",
 register_backend(BackendSpec("cgan", "conditional GAN (CGAN)",
                              Capabilities(encode=False, prior=True, conditional=True, kl=False, invert=True), _gan,
                              GENERATOR_KEYS + ("num_classes",)))
+# Text models (training.text_models): the same kind names, told apart by config.json's model.modality.
+TEXT_KEYS = ("latent_dim", "vocab_size", "max_len")
+register_backend(BackendSpec("vae", "text VAE", Capabilities(encode=True, prior=True, kl=True, modality="text"),
+                             _text, TEXT_KEYS, modality="text"))
+register_backend(BackendSpec("cvae", "category-conditioned text VAE (CVAE)",
+                             Capabilities(encode=True, prior=True, conditional=True, kl=True, modality="text"),
+                             _text, TEXT_KEYS + ("num_classes",), modality="text"))
+register_backend(BackendSpec("lm", "text language model (no latent space)", Capabilities(modality="text"), _text,
+                             modality="text", unusable="a language model has no latent space to explore (kind 'lm' "
+                             "is a text VAE's decoder without a code, kept as the reference for its -ELBO); pick a "
+                             "text VAE or CVAE folder instead."))
 
-__all__ = ["BACKENDS", "GENERATOR_KEYS", "Backend", "BackendSpec", "Capabilities", "backend_spec", "reason",
-           "register_backend"]
+__all__ = ["BACKENDS", "GENERATOR_KEYS", "TEXT_KEYS", "Backend", "BackendSpec", "Capabilities", "backend_spec",
+           "reason", "register_backend"]

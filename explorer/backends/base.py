@@ -1,8 +1,9 @@
-"""What every backend offers the explorer, and the kind -> backend table.
+"""What every backend offers the explorer, and the (modality, kind) -> backend table.
 
 A backend wraps one trained model behind numpy in, numpy out methods; it is the only explorer code that imports
 torch. Tabs and tools never ask for a kind by name: they ask the model's `Capabilities`, which this table gives
-from the kind alone (config.json), before any weights are loaded and without importing torch.
+from config.json alone (its model.modality, "image" when absent, and model.kind), before any weights are loaded and
+without importing torch: an image VAE and a text VAE are both kind "vae", told apart by their modality.
 
     register_backend(BackendSpec("my-gan", "GAN", Capabilities(encode=False, prior=True, invert=True),
                                  load=my_loader))
@@ -37,6 +38,16 @@ class Capabilities:
         """A picture can be given a code: by the encoder, or by inversion (a GAN)."""
         return self.encode or self.invert
 
+    @property
+    def image(self) -> bool:
+        """The decoder makes images (pixel grids, sketchpads and PNG sheets apply)."""
+        return self.modality == "image"
+
+    @property
+    def text(self) -> bool:
+        """The decoder writes sentences (explorer.modalities.text)."""
+        return self.modality == "text"
+
 
 # Why a tab or action is off, per missing capability: one line the page shows in its place.
 REASONS = {
@@ -46,6 +57,9 @@ REASONS = {
     "kl": "this model has no KL term",
     "invert": "this model cannot search for the code of a picture (it has no generator to invert)",
     "code_of_picture": "this model has no encoder and cannot be inverted, so it cannot turn a picture into a code",
+    "image": "this is a text model: it reads and writes sentences, not pictures (type your own text in the \"Your "
+             "own text\" tab)",
+    "text": "this is an image model: it reads pictures, not typed text (draw in the \"Your drawing\" tab)",
 }
 
 
@@ -80,16 +94,22 @@ class BackendSpec:
     load: Callable[[Path], Backend]    # model folder -> backend; imports torch (and training) only when called
     config_keys: tuple = ()            # keys config.json's "model" section must hold (else the folder is listed with
                                        # an error, before any loading): e.g. a generator's layer sizes
+    modality: str = "image"            # config.json's model.modality ("image" when absent, as in every image folder)
+    unusable: str | None = None        # set for a kind the explorer lists but cannot explore (a text language model
+                                       # has no latent): the folder is listed with this as its error
 
 
-BACKENDS: dict[str, BackendSpec] = {}
+BACKENDS: dict[tuple[str, str], BackendSpec] = {}
 
 
 def register_backend(spec: BackendSpec) -> BackendSpec:
-    """Add (or replace) the backend of a model kind. Returns the spec."""
-    BACKENDS[spec.kind] = spec
+    """Add (or replace) the backend of a (modality, kind). Returns the spec."""
+    BACKENDS[(spec.modality, spec.kind)] = spec
     return spec
 
 
-def backend_spec(kind) -> BackendSpec | None:
-    return BACKENDS.get(kind) if isinstance(kind, str) else None
+def backend_spec(kind, modality: str | None = "image") -> BackendSpec | None:
+    """The backend of config.json's model.kind and model.modality (None or absent: "image")."""
+    if not isinstance(kind, str) or not isinstance(modality or "image", str):
+        return None
+    return BACKENDS.get((modality or "image", kind))

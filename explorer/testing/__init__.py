@@ -2,6 +2,7 @@
 
     python -m explorer.testing OUT_DIR     # writes OUT_DIR/fake-ae, fake-vae, fake-cvae
     python -m explorer.testing OUT_DIR --gan   # and fake-gan, fake-cgan
+    python -m explorer.testing OUT_DIR --text  # and fake-text-vae, fake-text-cvae (make_text_folder)
 
 Each folder has what a shipped folder has: config.json + model.safetensors (an untrained, small MLP model; a GAN's is
 a small conv generator), latent_map.npz (a few hundred random images, their real latent means under the untrained
@@ -121,18 +122,102 @@ def _save_map(folder: Path, mu: np.ndarray, labels: np.ndarray, images: np.ndarr
                         pca_mean=mean.astype(np.float32), pca_components=comps)
 
 
-def make_assets(out: str | Path, latent_dim: int = 4, n_points: int = 300, gan: bool = False) -> Path:
+# A synthetic two-category corpus for the text folders (as tests/test_text_models.py's): "a red cat that runs".
+TEXT_COLOURS = ["red", "green", "blue", "small", "large", "old", "young", "quiet"]
+TEXT_ANIMALS = ["cat", "dog", "bird", "fish", "horse", "mouse"]
+TEXT_TOOLS = ["hammer", "knife", "spoon", "brush", "needle", "saw"]
+TEXT_ACTS = ["runs", "sleeps", "swims", "waits", "sings", "hides"]
+TEXT_CLASSES = ["animal", "tool"]
+
+
+def text_corpus(n: int = 240, seed: int = 0):
+    """A training.text_data.TextDataset of n synthetic definitions of two category groups (animal / tool), with
+    headwords and fine categories ("noun.animal", "noun.artifact"); a tenth held out as the test split."""
+    import random
+
+    from training.text_data import TextDataset, _Rows  # _Rows: the corpus loaders' parallel columns -> TextSplit
+
+    rng = random.Random(seed)
+    rows, seen = _Rows(), set()
+    while len(rows.texts) < n:
+        label = rng.randrange(2)
+        noun = rng.choice(TEXT_ANIMALS if label == 0 else TEXT_TOOLS)
+        t = (f"a {rng.choice(TEXT_COLOURS)} {noun} that {rng.choice(TEXT_ACTS)}"
+             + (" at night" if rng.random() < .5 else ""))
+        if t not in seen:
+            seen.add(t)
+            rows.add(t, label, noun, ["noun.animal", "noun.artifact"][label])
+    k = max(1, n // 10)
+
+    def split(sl):
+        return rows.take(list(range(n))[sl])
+    return TextDataset("text-file", split(slice(k, None)), split(slice(0, k)), list(TEXT_CLASSES),
+                       {"source": "explorer.testing synthetic corpus"})
+
+
+def make_text_folder(folder: str | Path, kind: str = "vae", latent_dim: int = 4, n_sentences: int = 240,
+                     seed: int = 0, tokenizer: str = "word", scale: float = 3.0) -> Path:
+    """A complete text model folder (as training.text_evaluate.finish_text_folder writes one): config.json,
+    model.safetensors and tokenizer.json of an untrained tiny text VAE / CVAE / lm whose weights are multiplied by
+    `scale` (so greedy decodes differ from code to code), latent_map.npz of the test sentences (build_text_map, PCA
+    only, plus stand-in t-SNE and UMAP coordinates), a small metrics.json and a few epochs of history.json."""
+    from training import save_model
+    from training.evaluate import save_latent_map
+    from training.text_evaluate import build_text_map
+    from training.tokenizer import train_tokenizer
+
+    from ..backends import backend_spec
+    from ..backends.text import TextBackend
+
+    folder = Path(folder)
+    data = text_corpus(n_sentences, seed)
+    tok = train_tokenizer(data.train.texts, kind=tokenizer, vocab_size=200 if tokenizer == "word" else 300,
+                          min_frequency=1)
+    conditional = backend_spec(kind, "text").capabilities.conditional
+    made = TextBackend.untrained(seed, tok, scale, kind=kind, num_classes=len(TEXT_CLASSES) if conditional else 0,
+                                 class_names=list(TEXT_CLASSES), latent_dim=latent_dim, embed_dim=16,
+                                 enc_channels=16, enc_layers=2, dec_hidden=24, max_len=10)
+    model = made.model if isinstance(made, TextBackend) else made  # a language model has no backend
+    save_model(model, folder, train={"tokenizer": tokenizer, "free_bits": 0.1},
+               data={"source": "synthetic", "dataset": "synthetic-text", "note": "explorer.testing fake"})
+    if not model.has_latent:
+        return folder
+    arrays = build_text_map(model, data.test, seed=seed, tsne=False, umap=False)
+    rng = np.random.default_rng(seed)
+    n = len(data.test)
+    labels = arrays["labels"]
+    arrays["tsne"] = (rng.normal(size=(n, 2)) * 3 + labels[:, None] * 6).astype(np.float32)
+    arrays["umap"] = (rng.normal(size=(n, 2)) + labels[:, None] * 4).astype(np.float32)
+    save_latent_map(folder, arrays)
+    metrics = {"modality": "text", "kind": kind, "n_test": n, "neg_elbo": 30.5, "recon": 28.0, "kl": 2.5,
+               "active_units": latent_dim, "latent_dim": latent_dim, "tokens_per_sentence": 7.0,
+               "greedy_token_accuracy": 0.2, "knn5_accuracy": 0.6}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    epochs = [{"epoch": e, "train_recon": 40 - 3 * e, "train_kl": 0.5 * e, "test_loss": 41 - 2.5 * e,
+               "test_recon": 40.5 - 3 * e, "test_kl": 0.5 * e, "test_active_units": min(latent_dim, e),
+               "beta": min(1.0, e / 3), "free_bits": 0.1, "kl_floor": 0.1 * latent_dim,
+               "test_token_accuracy": 0.1 * e} for e in range(1, 5)]
+    (folder / "history.json").write_text(json.dumps({"epochs": epochs}))
+    return folder
+
+
+def make_assets(out: str | Path, latent_dim: int = 4, n_points: int = 300, gan: bool = False,
+                text: bool = False) -> Path:
     """fake-ae, fake-vae and fake-cvae under `out` (an assets-like folder); gan=True adds fake-gan and fake-cgan
-    (same synthetic data set, so the VAE is the GANs' same-dataset VAE)."""
+    (same synthetic data set, so the VAE is the GANs' same-dataset VAE); text=True adds fake-text-vae and
+    fake-text-cvae."""
     out = Path(out)
     kinds = ["ae", "vae", "cvae"] + (["gan", "cgan"] if gan else [])
     for i, kind in enumerate(kinds):
         make_model_folder(out / f"fake-{kind}", kind=kind, latent_dim=latent_dim, n_points=n_points, seed=i)
+    if text:
+        for kind in ("vae", "cvae"):
+            make_text_folder(out / f"fake-text-{kind}", kind=kind, latent_dim=latent_dim)
     return out
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--gan"]
+    args = [a for a in sys.argv[1:] if a not in ("--gan", "--text")]
     if len(args) != 1:
-        sys.exit("usage: python -m explorer.testing OUT_DIR [--gan]")
-    print(make_assets(args[0], gan="--gan" in sys.argv[1:]))
+        sys.exit("usage: python -m explorer.testing OUT_DIR [--gan] [--text]")
+    print(make_assets(args[0], gan="--gan" in sys.argv[1:], text="--text" in sys.argv[1:]))

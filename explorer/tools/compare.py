@@ -47,7 +47,7 @@ def comparison_datasets(registry: ModelRegistry) -> list[str]:
     for name in registry.names():
         info = registry.info(name)
         key = dataset_key(info.dataset)
-        if info.kind in KINDS and not info.error and key and key not in out:
+        if info.kind in KINDS and info.modality == "image" and not info.error and key and key not in out:
             out.append(key)
     return out
 
@@ -55,6 +55,12 @@ def comparison_datasets(registry: ModelRegistry) -> list[str]:
 def models_for_dataset(registry: ModelRegistry, dataset: str) -> dict[str, str]:
     """{kind: model name} of the first readable model of each kind trained on `dataset` (the shipped
     "<dataset>-<kind>" folder when there is one)."""
+    if isinstance(dataset, str) and dataset_key(dataset) not in comparison_datasets(registry) and any(
+            registry.info(n).modality != "image" and dataset_key(registry.info(n).dataset) == dataset_key(dataset)
+            for n in registry.names()):
+        raise InputError(f"{shown(dataset)} holds text models: the AE / VAE / CVAE / GAN comparison puts image "
+                         "sample grids side by side, so it is for image datasets only; pick one of: "
+                         f"{', '.join(comparison_datasets(registry)) or 'none (no image models)'}.")
     if not isinstance(dataset, str) or dataset_key(dataset) not in comparison_datasets(registry):
         raise InputError(f"unknown dataset {shown(dataset)}; pick one of: "
                          f"{', '.join(comparison_datasets(registry)) or 'none (no models)'}.")
@@ -62,7 +68,7 @@ def models_for_dataset(registry: ModelRegistry, dataset: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for name in registry.names():
         info = registry.info(name)
-        if info.error or dataset_key(info.dataset) != key or info.kind not in KINDS:
+        if info.error or dataset_key(info.dataset) != key or info.kind not in KINDS or info.modality != "image":
             continue
         if info.kind not in found or name == f"{key}-{info.kind}":
             found[info.kind] = name

@@ -18,7 +18,7 @@ from ..validation import InputError, shown
 from .explore import INVERSION_SOURCE, bce_nats, code_of, decode, slider_values
 
 # What a model must have for this tool (explorer.backends.Capabilities): an encoder, or a generator to invert.
-NEEDS = ("code_of_picture",)
+NEEDS = ("image", "code_of_picture")  # a picture model: an encoder, or a generator to invert
 
 
 def image_from_payload(payload, what: str = "image", upload_root: str | Path | None = None, blobs=None):
@@ -78,7 +78,8 @@ def rank_classes(loaded: LoadedModel, image) -> list[dict]:
     softmax(-ELBO) over the classes: p(c | x) under equal class priors, with the bound in place of log p(x | c).
     Returns [{"class_id", "class_name", "neg_elbo", "recon", "kl", "prob"}], best first.
     """
-    recon, kl = loaded.backend.class_elbo(as_unit_float(image))                       # (C,), (C,) float32
+    # (C,), (C,): an image in [0, 1], or a text model's sentence as it is
+    recon, kl = loaded.backend.class_elbo(image if loaded.capabilities.modality == "text" else as_unit_float(image))
     neg_elbo = recon + kl
     e = -neg_elbo.astype(np.float64)
     prob = np.exp(e - e.max())
@@ -133,6 +134,9 @@ def encode_image(registry: ModelRegistry, model: str, image, what: str = "image"
     "label", "note"}).
     """
     loaded = registry.get(model)
+    if loaded.capabilities.modality != "image":
+        raise InputError(f"{loaded.info.name} is a {loaded.capabilities.modality} model: it reads typed text, not "
+                         "pictures. Send the text to /encode_text instead.")
     source = image_from_payload(image, what, upload_root) if isinstance(image, (dict, str, type(None))) else image
     prepared, _ = prepare_image(source, what)
     out = encode_prepared(loaded, prepared)

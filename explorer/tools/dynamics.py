@@ -25,6 +25,8 @@ HISTORY_SERIES = [("train_recon", "train reconstruction", "y", "#1f77b4", "solid
                   ("train_kl", "train KL", "y2", "#d62728", "solid"),
                   ("test_kl", "test KL", "y2", "#d62728", "dot")]
 ELBO_KEYS = ("epoch", "train_recon", "train_kl", "test_recon", "test_kl", "beta")
+# A text model's rows (training.text_train) add the free-bits floor and the active units of each epoch.
+TEXT_KEYS = ELBO_KEYS + ("free_bits", "kl_floor", "test_active_units", "test_token_accuracy")
 GAME_KEYS = ("epoch", "d_loss", "g_loss", "d_real", "d_fake", "lr")   # training.gan's history.json rows
 D_COLOR, G_COLOR = "#7048e8", "#e8590c"
 # The losses when D cannot tell real from generated (D = 1/2 everywhere), per training.gan's loss: the
@@ -86,14 +88,15 @@ def training_history(registry: ModelRegistry, model: str) -> dict:
         raise InputError(f"model {info.name!r} cannot be used: {info.error}")
     rows = read_history(info)
     game = is_game(rows)
-    keys = GAME_KEYS if game else ELBO_KEYS
+    text = info.modality == "text"
+    keys = GAME_KEYS if game else TEXT_KEYS if text else ELBO_KEYS
     epochs = [{k: _num(r.get(k)) for k in keys} for r in rows]
     m = info.metrics or {}
     kl = m.get("kl_per_dim")
     kl = [_num(v) for v in kl] if isinstance(kl, list) and info.capabilities.kl else None  # an AE has no KL term
     out = {"model": info.name, "kind": info.kind, "adversarial": game, "epochs": epochs, "kl_per_dim": kl,
            "active_units": m.get("active_units"),
-           "mode_coverage": mode_coverage(m, len(info.class_names))}
+           "mode_coverage": mode_coverage(m, len(info.class_names)), "modality": info.modality}
     if game:
         out["gan_loss"] = _gan_loss(info)
     return out
@@ -101,8 +104,24 @@ def training_history(registry: ModelRegistry, model: str) -> dict:
 
 def _has_kl(hist: dict) -> bool:
     """Whether the history's model kind has a KL term (explorer.backends' table; an AE has none)."""
-    spec = backend_spec(hist.get("kind"))
+    spec = backend_spec(hist.get("kind"), hist.get("modality"))
     return bool(spec and spec.capabilities.kl)
+
+
+def _unit(hist: dict) -> str:
+    return "sentence" if hist.get("modality") == "text" else "image"
+
+
+def active_units_figure(hist: dict) -> dict | None:
+    """A text model's active units per epoch (test_active_units of history.json), out of latent_dim; None when the
+    history has none."""
+    ep = hist["epochs"]
+    y = [r.get("test_active_units") for r in ep]
+    if not any(v is not None for v in y):
+        return None
+    return {"data": [_line("active units (test)", _x(ep), y, "#2f9e44")],
+            "layout": _layout("Active units per epoch (dimensions whose KL is above "
+                              f"{ACTIVE_UNIT_CUTOFF} nats)", "active units", len(ep))}
 
 
 def _x(ep: list[dict]) -> list:
@@ -160,7 +179,9 @@ def d_outputs_figure(hist: dict) -> dict:
 
 def detail_figure(hist: dict) -> dict | None:
     """The tab's second plot: D(x) against D(G(z)) for a GAN, else the KL per dimension (None for an AE)."""
-    return d_outputs_figure(hist) if hist.get("adversarial") else kl_figure(hist)
+    if hist.get("adversarial"):
+        return d_outputs_figure(hist)
+    return kl_figure(hist) or (active_units_figure(hist) if hist.get("modality") == "text" else None)
 
 
 def history_figure(hist: dict) -> dict:
@@ -179,17 +200,21 @@ def history_figure(hist: dict) -> dict:
                      "x": x, "y": [r[key] for r in ep], "yaxis": axis,
                      "line": {"color": color, "dash": dash, "width": 2}, "marker": {"size": 5},
                      "hovertemplate": f"{name}<br>epoch %{{x}}: %{{y:.2f}} nats<extra></extra>"})
+    if stochastic and any(r.get("kl_floor") is not None for r in ep):  # a text VAE: free bits x D
+        data.append({**_line("KL floor (free bits × D)", x, [r.get("kl_floor") for r in ep], "#868e96", "dash"),
+                     "yaxis": "y2"})
+    unit = _unit(hist)
     layout = {
         "title": {"text": "Reconstruction vs KL per epoch" if stochastic else "Reconstruction per epoch",
                   "font": {"size": 14}},
         "xaxis": {"title": {"text": "epoch"}, "dtick": max(1, len(ep) // 10)},
-        "yaxis": {"title": {"text": "reconstruction (nats / image)", "font": {"color": "#1f77b4"}}},
+        "yaxis": {"title": {"text": f"reconstruction (nats / {unit})", "font": {"color": "#1f77b4"}}},
         "legend": {"orientation": "h", "y": -0.25},
         "margin": {"l": 60, "r": 60, "t": 40, "b": 40}, "hovermode": "x unified",
         "plot_bgcolor": "#ffffff", "paper_bgcolor": "rgba(0,0,0,0)",
     }
     if stochastic:
-        layout["yaxis2"] = {"title": {"text": "KL (nats / image)", "font": {"color": "#d62728"}},
+        layout["yaxis2"] = {"title": {"text": f"KL (nats / {unit})", "font": {"color": "#d62728"}},
                             "overlaying": "y", "side": "right", "showgrid": False, "tickmode": "auto"}
     return {"data": data, "layout": layout}
 
@@ -272,6 +297,20 @@ def game_note(hist: dict) -> str:
     return " ".join(parts)
 
 
+def _text_note(last: dict) -> str:
+    """A text VAE's last epoch against its free-bits floor: a KL at the floor is posterior collapse held off only
+    by free bits, one well above it is information the decoder reads."""
+    kl, floor, au = last.get("test_kl"), last.get("kl_floor"), last.get("test_active_units")
+    out = []
+    if kl is not None and floor is not None:
+        where = ("at the floor: free bits alone keep the KL up, the decoder may be ignoring z (posterior collapse)"
+                 if kl <= floor * 1.1 else "above the floor: the codes carry information the decoder reads")
+        out.append(f"The last test KL is {kl:.1f} nats against a KL floor (free bits × D) of {floor:.1f}, {where}.")
+    if au is not None:
+        out.append(f"{au:.0f} latent dimensions were active at the last epoch.")
+    return " ".join(out)
+
+
 def dynamics_note(hist: dict) -> str:
     """One paragraph on what the plots show for this model."""
     ep = hist["epochs"]
@@ -288,8 +327,10 @@ def dynamics_note(hist: dict) -> str:
         if first["test_recon"] is not None and last["test_recon"] is not None and last["test_kl"] is not None:
             parts.append(f"Test reconstruction went from {first['test_recon']:.1f} to {last['test_recon']:.1f} "
                          f"nats while KL went from {first['test_kl']:.1f} to {last['test_kl']:.1f}: the encoder "
-                         "spends nats of KL (information about each image) to buy better reconstructions. "
+                         f"spends nats of KL (information about each {_unit(hist)}) to buy better reconstructions. "
                          "That is the tug-of-war of the ELBO.")
+        if hist.get("modality") == "text":
+            parts.append(_text_note(last))
         kl = hist.get("kl_per_dim")
         if kl:
             used = sum(1 for v in kl if (v or 0) >= ACTIVE_UNIT_CUTOFF)

@@ -18,7 +18,12 @@ from ..validation import InputError, validate_label, validate_seed, validate_z
 
 SLIDER_STEP = 0.01
 DATASET_NAMES = {"mnist": "MNIST digits", "fashion-mnist": "Fashion-MNIST clothing",
-                 "fashion_mnist": "Fashion-MNIST clothing"}
+                 "fashion_mnist": "Fashion-MNIST clothing", "wordnet": "WordNet definitions"}
+
+
+def is_text(loaded) -> bool:
+    """Whether the model's outputs are sentences (Capabilities.modality "text") rather than images."""
+    return loaded.capabilities.modality == "text"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -59,11 +64,17 @@ def decode_all_classes(loaded: LoadedModel, z) -> np.ndarray:
 
 
 def encode_mean(loaded: LoadedModel, image, label: int | None = None) -> np.ndarray:
-    """Posterior mean (the code for an AE) of one image (H, W), uint8 or float in [0, 1]: (D,) float32."""
+    """Posterior mean (the code for an AE) of one image (H, W), uint8 or float in [0, 1] (a text model: of one
+    sentence, a str): (D,) float32."""
     why = reason(loaded.capabilities, "encode")
     if why:
         raise InputError(why)
-    return loaded.backend.encode_mean(as_unit_float(image)[None], label if loaded.num_classes else None)[0]
+    label = label if loaded.num_classes else None
+    if is_text(loaded):
+        if loaded.num_classes and label is None:
+            label = 0
+        return loaded.backend.encode_texts([str(image)], label)[0]
+    return loaded.backend.encode_mean(as_unit_float(image)[None], label)[0]
 
 
 INVERSION_SOURCE = "inversion"   # code_of's "source": an optimiser searched for the code (a GAN)
@@ -135,6 +146,8 @@ def describe_model(info: ModelInfo) -> str:
     dataset = DATASET_NAMES.get(str(info.dataset).lower(), info.dataset or "unknown dataset")
     article = "an" if kind[0] in "aeiou" else "a"
     caps = info.capabilities
+    if caps.modality == "text":
+        return _describe_text(info, kind, dataset, article)
     parts = (f"{info.arch} encoder and decoder" if caps.encode else
              f"{info.arch} generator, no encoder: codes of pictures are found by GAN inversion" if caps.invert else
              f"{info.arch} decoder, no encoder")
@@ -145,6 +158,25 @@ def describe_model(info: ModelInfo) -> str:
     if figs:
         n = f" ({m['n_test']:,} test images)" if m.get("n_test") else ""
         lines.append("Test set" + n + ": " + " · ".join(figs) + ". Lower nats are better.")
+    else:
+        lines.append("No metrics.json in this folder.")
+    return "\n\n".join(lines)
+
+
+def _describe_text(info: ModelInfo, kind: str, dataset: str, article: str) -> str:
+    """describe_model of a text model: what it is and its figures in nats per sentence."""
+    lines = [f"**{info.name}**: {article} {kind} trained on {dataset}, with a {info.latent_dim}-dimensional latent "
+             "space (a gated-convolution encoder reads a sentence; a GRU decoder writes one, word by word, from z)."]
+    m = info.metrics or {}
+    figs = [(k, label, fmt) for k, label, fmt in (
+        ("neg_elbo", "−ELBO", "{:.1f} nats"), ("recon", "reconstruction", "{:.1f} nats"), ("kl", "KL", "{:.1f} nats"),
+        ("active_units", "active units", "{}/" + str(info.latent_dim)),
+        ("greedy_token_accuracy", "greedy reconstruction", "{:.0%} of tokens"),
+        ("knn5_accuracy", "5-NN category accuracy", "{:.2f}")) if m.get(k) is not None]
+    if figs:
+        n = f" ({m['n_test']:,} test sentences)" if m.get("n_test") else ""
+        lines.append("Test set" + n + ", per sentence: " + " · ".join(f"{label} {fmt.format(m[k])}"
+                                                                     for k, label, fmt in figs) + ".")
     else:
         lines.append("No metrics.json in this folder.")
     return "\n\n".join(lines)
@@ -175,9 +207,9 @@ def decoded_view(loaded: LoadedModel, z, label, projection: str) -> dict:
     return {"output": out, "row": row, "marker": marker_position(loaded.latent_map, z, projection)}
 
 
-def decode_image(registry: ModelRegistry, model: str, z, label=-1) -> np.ndarray:
+def decode_image(registry: ModelRegistry, model: str, z, label=-1) -> np.ndarray | str:
     """The decode API: z decoded by `model` (label: class id, or -1 for none), as its modality's array (an image:
-    (280, 280) uint8)."""
+    (280, 280) uint8; a text model: the greedy sentence, a str)."""
     loaded = registry.get(model)
     lab = needs_label(loaded, label)
     return loaded.modality.array(decode(loaded, z, lab))
@@ -265,9 +297,13 @@ def select_point(loaded: LoadedModel, index) -> dict:
     point, z, source = stored_code(loaded, index)
     label = point.label if loaded.num_classes else None
     recon = decode(loaded, z, label)
-    return {"index": point.index, "label": point.label, "class_name": point.class_name,
-            "original": point.image, "reconstruction": recon, "z": z, "source": source,
-            "bce": bce_nats(point.image, recon)}
+    out = {"index": point.index, "label": point.label, "class_name": point.class_name,
+           "original": point.image, "reconstruction": recon, "z": z, "source": source,
+           "bce": None if is_text(loaded) else bce_nats(point.image, recon)}
+    if is_text(loaded):  # a definition: its headword and fine category too
+        lmap = loaded.latent_map
+        out.update(headword=str(lmap.headwords[point.index]), category=str(lmap.categories[point.index]))
+    return out
 
 
 def companion_vae(registry: ModelRegistry, loaded: LoadedModel) -> str | None:
@@ -325,6 +361,12 @@ def reconstruct_point(registry: ModelRegistry, model: str, index) -> tuple:
                 "image G(z) best matches the test image (stored in the model's latent map); the reconstruction is "
                 "G(z).")
     source = ENCODER_SOURCE if loaded.capabilities.encode else INVERSION_SOURCE
+    if is_text(loaded):
+        lmap = loaded.latent_map
+        note = "z is the encoder's posterior mean of the test definition; the reconstruction is its greedy decode."
+        return (loaded.modality.array(point.image), loaded.modality.array(recon), [float(v) for v in z],
+                {"source": source, "bce": None, "headword": str(lmap.headwords[point.index]),
+                 "category": str(lmap.categories[point.index]), "note": note})
     return (loaded.modality.array(point.image), loaded.modality.array(recon), [float(v) for v in z],
             {"source": source, "bce": round(bce_nats(point.image, recon), 2), "note": note})
 

@@ -56,6 +56,10 @@ def map_rows(lmap: LatentMap) -> tuple[list[str], list[list]]:
     coords = np.concatenate([lmap.coords[k] for k in keys], axis=1) if keys else np.zeros((lmap.n, 0))
     rows = [[i, int(lab), lmap.class_names[int(lab)], *(float(f"{v:.5g}") for v in c)]
             for i, (lab, c) in enumerate(zip(lmap.labels.tolist(), coords.tolist()))]
+    if lmap.texts is not None:  # a text map: the headword, fine category and definition of each row too
+        header = header[:3] + ["headword", "category", "text"] + header[3:]
+        rows = [r[:3] + [str(lmap.headwords[i]), str(lmap.categories[i]), str(lmap.texts[i])] + r[3:]
+                for i, r in enumerate(rows)]
     return header, rows
 
 
@@ -89,8 +93,52 @@ def validate_per_class(per_class) -> int:
     return int(f)
 
 
-def generate_dataset(registry: ModelRegistry, model: str, per_class, seed=0, progress=None) -> dict:
-    """A labelled synthetic data set from a conditional model: per_class prior samples of every class.
+TEXT_FORMATS = ("csv", "jsonl")
+MAX_TEXT_PER_CLASS = 2000  # a sentence is decoded word by word: 2,000 x 10 category groups take about a minute
+TEXT_SHEET_PER_CLASS = 3   # the sentences of each class shown beside the file
+
+
+def generate_text_dataset(loaded, per_class: int, seed: int, fmt="csv", progress=None) -> dict:
+    """A text CVAE's labelled synthetic sentences: per_class prior samples decoded (greedy) as each category group,
+    written as CSV (text, label, class_name) or JSONL ({"text", "label", "class_name"} a line). Returns
+    {"file", "sample_text" (a few sentences per class, one a line), "n", "per_class", "classes", "seconds",
+    "images_per_second" (sentences per second)}."""
+    import json
+
+    fmt = str(fmt).strip().lower() if isinstance(fmt, str) else fmt
+    if fmt not in TEXT_FORMATS:
+        raise InputError(f"format must be \"csv\" or \"jsonl\", got {shown(fmt)}.")
+    if per_class > MAX_TEXT_PER_CLASS:
+        raise InputError(f"per_class = {per_class:,} is out of range for a text model: ask for 1 to "
+                         f"{MAX_TEXT_PER_CLASS:,} sentences per class (each is decoded word by word).")
+    t0 = time.perf_counter()
+    n_cls = loaded.num_classes
+    n = per_class * n_cls
+    labels = np.repeat(np.arange(n_cls), per_class)
+    report = None if progress is None else (lambda done, total: progress(done / total,
+                                                                         f"decoded {done:,} of {total:,} sentences"))
+    texts = loaded.backend.generate(labels, seed, DATASET_BATCH, report)            # (N,) str
+    names = [str(c) for c in loaded.class_names[:n_cls]]
+    path = export_path(f"{loaded.info.name}-synthetic-{per_class}x{n_cls}-seed{seed}.{fmt}")
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        if fmt == "csv":
+            w = csv.writer(f)
+            w.writerow(["text", "label", "class_name"])
+            w.writerows([str(t), int(y), names[y]] for t, y in zip(texts, labels))
+        else:
+            for t, y in zip(texts, labels):
+                f.write(json.dumps({"text": str(t), "label": int(y), "class_name": names[y]}, ensure_ascii=False)
+                        + "\n")
+    k = min(per_class, TEXT_SHEET_PER_CLASS)
+    sample = "\n".join(f"{names[c]}: {texts[c * per_class + j]}" for c in range(n_cls) for j in range(k))
+    seconds = time.perf_counter() - t0
+    return {"file": path, "sample_text": sample, "n": n, "per_class": per_class, "classes": names,
+            "seconds": seconds, "images_per_second": n / seconds if seconds > 0 else float("inf")}
+
+
+def generate_dataset(registry: ModelRegistry, model: str, per_class, seed=0, progress=None, fmt="csv") -> dict:
+    """A labelled synthetic data set from a conditional model: per_class prior samples of every class. A text CVAE
+    writes sentences instead (generate_text_dataset; fmt "csv" or "jsonl"), and returns {"file", "sample_text", ...}.
 
     z ~ N(0, I) (seeded), decoded as class c for per_class codes per class, in batches of DATASET_BATCH;
     progress(fraction, desc) is called after each batch. Writes an .npz (images uint8 (N, 28, 28), labels int64
@@ -109,6 +157,8 @@ def generate_dataset(registry: ModelRegistry, model: str, per_class, seed=0, pro
                             or "a cgan or cvae model") + ".")
     per_class = validate_per_class(per_class)
     seed = validate_seed(seed)
+    if loaded.capabilities.modality == "text":
+        return generate_text_dataset(loaded, per_class, seed, fmt, progress)
     t0 = time.perf_counter()
     n_cls = loaded.num_classes
     n = per_class * n_cls

@@ -4,8 +4,8 @@ Plain functions on a LoadedModel (explorer.registry) and plain values: the tab i
 the /interpolate endpoint call them, and tests call them without a server. A mistake raises InputError whose message
 names the problem and the fix.
 
-Shapes: z is (D,) float32; a batch of codes is (N, D); decoded outputs are (N, H, W) float32 in [0, 1].
-The whole path decodes in one forward pass.
+Shapes: z is (D,) float32; a batch of codes is (N, D); decoded outputs are (N, H, W) float32 in [0, 1] (a text
+model's: (N,) sentences, the homotopy of Bowman et al. 2016). The whole path decodes in one forward pass.
 """
 from __future__ import annotations
 
@@ -44,8 +44,9 @@ def point_from_index(loaded: LoadedModel, index) -> dict:
     lmap = loaded.latent_map
     i = check_index(lmap, index)
     label = int(lmap.labels[i])
-    return {"index": i, "z": [float(v) for v in lmap.mu[i]], "label": label,
-            "name": f"test image #{i} ({lmap.class_names[label]})"}
+    name = (f"test image #{i} ({lmap.class_names[label]})" if lmap.texts is None else
+            f"definition #{i} of \u201c{lmap.headwords[i]}\u201d ({lmap.class_names[label]})")
+    return {"index": i, "z": [float(v) for v in lmap.mu[i]], "label": label, "name": name}
 
 
 def point_from_z(loaded: LoadedModel, z, label=None) -> dict:
@@ -152,6 +153,12 @@ def interpolate(loaded: LoadedModel, index_a, index_b, steps=8, mode="linear", c
     """Interpolate between test images `index_a` and `index_b` (the /interpolate API); see interpolate_points."""
     return interpolate_points(loaded, point_from_index(loaded, index_a), point_from_index(loaded, index_b),
                               steps, mode, class_mode)
+
+
+def strip_text(result: dict) -> str:
+    """A text model's interpolation as plain text, one line per step ("A: ...", "0.14: ...", "B: ..."): the homotopy
+    the API returns where an image model returns its strip."""
+    return "\n".join(f"{c}: {t}" for c, t in zip(result["captions"], result["images"]))
 
 
 def strip_image(result: dict, scale: int = 4) -> np.ndarray:

@@ -52,8 +52,11 @@ def dimension_scores(loaded: LoadedModel) -> tuple[np.ndarray, str, str]:
     if isinstance(kl, list) and len(kl) == d and all(isinstance(v, (int, float)) for v in kl):
         return np.asarray(kl, np.float64), "KL", "KL per dimension over the test set, from metrics.json"
     n = min(lmap.n, KL_IMAGES)
-    kl = loaded.backend.kl_per_dim(lmap.images[:n].astype(np.float32) / 255.0,
-                                   lmap.labels[:n] if loaded.num_classes else None)
+    labels = lmap.labels[:n] if loaded.num_classes else None
+    if lmap.texts is not None:  # a text model: its test sentences
+        kl = loaded.backend.kl_per_dim([str(t) for t in lmap.texts[:n]], labels)
+        return kl, "KL", f"KL per dimension estimated on {n} test sentences (metrics.json has no kl_per_dim)"
+    kl = loaded.backend.kl_per_dim(lmap.images[:n].astype(np.float32) / 255.0, labels)
     return kl, "KL", f"KL per dimension estimated on {n} test images (metrics.json has no kl_per_dim)"
 
 
@@ -93,7 +96,7 @@ def traverse(loaded: LoadedModel, z, label=None) -> dict:
     for k in range(d):
         zs[k, :, k] = values[k]
     imgs = loaded.backend.decode(zs.reshape(-1, d), lab)
-    imgs = imgs.reshape(d, SWEEP.size, *imgs.shape[-2:])  # (D, 9, 28, 28)
+    imgs = imgs.reshape(d, SWEEP.size, *loaded.backend.output_shape)  # (D, 9, 28, 28); a text model's (D, 9) str
     if measure == "pixel change":
         scores = pixel_change(imgs)
         active = scores > PIXEL_CUTOFF
@@ -125,6 +128,14 @@ def traverse(loaded: LoadedModel, z, label=None) -> dict:
                 f"unused: the decoder ignores them, so their rows are flat.")
     return {"images": imgs[order], "rows": rows, "measure": measure,
             "columns": SIGMA_COLUMNS if measure == "variance" else KL_COLUMNS, "note": note}
+
+
+def traversal_text(result: dict) -> str:
+    """A text model's traversal grid as plain text: for each row (dimension, by KL) its 9 sentences, one a line."""
+    blocks = []
+    for r, texts in zip(result["rows"], result["images"]):
+        blocks.append(r["label"] + "\n" + "\n".join(f"  {v:+.2f}: {t}" for v, t in zip(r["values"], texts)))
+    return "\n\n".join(blocks)
 
 
 def traversal_image(result: dict, scale: int = 2) -> np.ndarray:

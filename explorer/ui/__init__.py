@@ -6,7 +6,7 @@ every event calls a plain function in explorer.tools.
 
 Element ids: tool-tabs. explorer.ui.main_view and each module of explorer.ui.tabs list theirs. Named API endpoints:
 explorer.ui.api (decode, reconstruct, list_models, interpolate, traverse, neighbours, move_towards, encode_image,
-compare_models, training_history, export_map_csv, generate_dataset).
+encode_text, compare_models, training_history, export_map_csv, generate_dataset, generate_text_dataset).
 """
 from __future__ import annotations
 

@@ -17,7 +17,9 @@ import numpy as np
 from gradio.utils import get_upload_folder
 
 from ..modalities.image import as_unit_float, sheet
-from ..tools import arithmetic, compare, drawing, dynamics, explore, export, interpolation, neighbours, traversal
+from ..tools import (arithmetic, compare, drawing, dynamics, explore, export, interpolation, neighbours, traversal,
+                     typed_text)
+from ..validation import InputError
 from .context import PageContext, friendly
 from .gradio_patches import explain_bad_files
 from .tabs.drawing import IMAGE_INPUT_ERROR
@@ -29,7 +31,8 @@ def endpoints(reg) -> dict:
     @friendly
     def decode(model: str, z: list, label: int = -1):
         """Decode latent vector z (a list of latent_dim floats) with a model; label is a class id for
-        conditional models, -1 otherwise. Returns a 280x280 grayscale image."""
+        conditional models, -1 otherwise. Returns a 280x280 grayscale image (a text model: the greedy sentence, a
+        string)."""
         return explore.decode_image(reg, model, z, label)
 
     @friendly
@@ -51,9 +54,13 @@ def endpoints(reg) -> dict:
         """Decode the path between test images index_a and index_b (0..N-1): `steps` images (2..32, both ends
         included), mode "linear" or "slerp"; for a conditional model class_mode "fixed" (A's class throughout) or
         "sweep" (A's class, then B's). Returns the labelled strip (PNG) and {z, t, labels, captions, path, note}."""
-        res = interpolation.interpolate(reg.get(model), index_a, index_b, steps, mode, class_mode)
+        loaded = reg.get(model)
+        res = interpolation.interpolate(loaded, index_a, index_b, steps, mode, class_mode)
         info = {k: res[k] for k in ("z", "t", "labels", "captions", "path", "note")}
         info.update(a=res["a"]["name"], b=res["b"]["name"])
+        if explore.is_text(loaded):  # the homotopy: the sentences along the path, as text and as a list
+            info["texts"] = [str(t) for t in res["images"]]
+            return interpolation.strip_text(res), info
         return interpolation.strip_image(res), info
 
     @friendly
@@ -62,15 +69,24 @@ def endpoints(reg) -> dict:
         dimension takes -3..3, rows ordered by KL per dimension (variance of the codes for an AE); label: class id
         for a conditional model, -1 otherwise. Returns the labelled grid (PNG) and its rows
         [{dim, name, score, active, values}], the measure and a note."""
-        res = traversal.traverse(reg.get(model), z, label)
+        loaded = reg.get(model)
+        res = traversal.traverse(loaded, z, label)
         rows = [{k: r[k] for k in ("dim", "name", "score", "active", "values")} for r in res["rows"]]
+        if explore.is_text(loaded):  # a table of sentences: each row's 9 decodes
+            for r, texts in zip(rows, res["images"]):
+                r["sentences"] = [str(t) for t in texts]
+            return traversal.traversal_text(res), {"rows": rows, "measure": res["measure"], "note": res["note"]}
         return traversal.traversal_image(res), {"rows": rows, "measure": res["measure"], "note": res["note"]}
 
     @friendly
     def neighbours_(model: str, z: list, k: int = neighbours.N_NEIGHBOURS):
         """The k (1..64, default 8) test images whose latent means are nearest to z, nearest first. Returns them as
         one sheet (PNG) and a list of {index, label, class_name, distance}."""
-        found = neighbours.nearest_neighbours(reg.get(model), z, k)
+        loaded = reg.get(model)
+        found = neighbours.nearest_neighbours(loaded, z, k)
+        if explore.is_text(loaded):
+            keys = ("index", "label", "class_name", "distance", "headword", "category", "text")
+            return neighbours.neighbours_text(found), [{key: n[key] for key in keys} for n in found]
         grid = sheet(np.stack([as_unit_float(n["image"]) for n in found]), nrow=len(found), scale=4)
         return grid, [{key: n[key] for key in ("index", "label", "class_name", "distance")} for n in found]
 
@@ -91,6 +107,15 @@ def endpoints(reg) -> dict:
         for a conditional VAE every class ranked by -ELBO ([{class_id, class_name, neg_elbo, recon, kl, prob}], best
         first; [] otherwise), and {source ("encoder" or "inversion"), bce (nats), label, note}."""
         return drawing.encode_image(reg, model, image, "image", get_upload_folder())
+
+    @friendly
+    def encode_text(model: str, text: str):
+        """A text model: encode your own sentence (at most 2,000 characters are read; control characters are
+        dropped, with a note). Returns its greedy reconstruction (a string), z (its latent mean as slider values),
+        for a text CVAE every category ranked by -ELBO ([{class_id, class_name, neg_elbo, recon, kl, prob}], best
+        first; [] otherwise), and {text (as encoded), notes, label, class_name, neighbours: the nearest test
+        definitions [{index, headword, text, category, distance}], a reverse dictionary}."""
+        return typed_text.encode_text(reg, model, text)
 
     @friendly
     def compare_models(dataset: str, seed: int = 0):
@@ -119,14 +144,31 @@ def endpoints(reg) -> dict:
     def generate_dataset(model: str, per_class: int, seed: int = 0):
         """A labelled synthetic data set from a conditional model (cvae or cgan): per_class (1..5000) prior samples
         decoded as each class. Returns the .npz file (images uint8 N x 28 x 28, labels, class_names), a PNG sheet of the
-        first 16 samples per class, and {n, per_class, classes, seconds, images_per_second}."""
+        first 16 samples per class, and {n, per_class, classes, seconds, images_per_second}. A text CVAE: per_class
+        (1..2000) sentences per category as a .csv (text, label, class_name), and a few of them as text in place of
+        the sheet (/generate_text_dataset also writes JSONL)."""
         res = export.generate_dataset(reg, model, per_class, seed)
+        if "file" in res:  # a text model's sentences
+            return str(res["file"]), res["sample_text"], export.dataset_summary(res)
         return str(res["npz"]), res["sheet_image"], export.dataset_summary(res)
+
+    @friendly
+    def generate_text_dataset(model: str, per_class: int, seed: int = 0, format: str = "csv"):
+        """A text CVAE's labelled synthetic sentences: per_class (1..2000) prior samples decoded (greedy) as each
+        category group, as a .csv (text, label, class_name) or, with format "jsonl", a .jsonl file ({"text",
+        "label", "class_name"} a line). Returns the file, the first 3 sentences of each category (one a line,
+        "class_name: sentence") and {n, per_class, classes, seconds, images_per_second (sentences per second)}."""
+        loaded = reg.get(model)
+        if not explore.is_text(loaded):
+            raise InputError(f"{loaded.info.name} is an image model; its labelled data set comes from "
+                             "/generate_dataset (an .npz of images).")
+        res = export.generate_dataset(reg, model, per_class, seed, fmt=format)
+        return str(res["file"]), res["sample_text"], export.dataset_summary(res)
 
     neighbours_.__name__ = "neighbours"
     return {fn.__name__: fn for fn in (decode, reconstruct, list_models, interpolate, traverse, neighbours_,
-                                       move_towards, encode_image, compare_models, training_history, export_map_csv,
-                                       generate_dataset)}
+                                       move_towards, encode_image, encode_text, compare_models, training_history,
+                                       export_map_csv, generate_dataset, generate_text_dataset)}
 
 
 def warm_plan(reg, fns: dict | None = None) -> list[tuple[str, object]]:
@@ -168,12 +210,17 @@ def warm_plan(reg, fns: dict | None = None) -> list[tuple[str, object]]:
         z, label = [0.0] * d, (0 if caps.conditional else -1)
         calls = [("reconstruct", (name, 0)), ("interpolate", (name, 0, 1, 8, "linear", "fixed")),
                  ("traverse", (name, z, label)), ("neighbours", (name, z)), ("training_history", (name,))]
-        if not caps.conditional:
-            calls.append(("move_towards", (name, z, 3, 8, 1.0)))
-        if caps.code_of_picture:  # an encoder's pass, or a GAN's first inversion (its pool and autograd warm up)
+        if not caps.conditional:  # a 3 towards an 8 (MNIST); the first two classes of a map with fewer
+            pair = (3, 8) if len(info.class_names) > 8 else (0, 1)
+            calls.append(("move_towards", (name, z, *pair, 1.0)))
+        if caps.modality == "text":
+            calls.append(("encode_text", (name, "a small domesticated animal")))
+        elif caps.code_of_picture:  # an encoder's pass, or a GAN's first inversion (its pool and autograd warm up)
             calls.append(("encode_image", (name, _WARM_IMAGE)))
         if not caps.lacks(*export.NEEDS):
             calls.append(("generate_dataset", (name, 1, 0)))
+            if caps.text:
+                calls.append(("generate_text_dataset", (name, 1, 0, "jsonl")))
         if k == 0:
             calls.append(("export_map_csv", (name,)))
         key = compare.dataset_key(info.dataset)
@@ -275,6 +322,22 @@ def atomic_cache_writes() -> None:
     pu.save_pil_to_cache, pu.save_bytes_to_cache = save_pil_to_cache, save_bytes_to_cache
 
 
+def ImageOrText(**kwargs) -> gr.Image:
+    """An image output of the named API that carries a string as it is: a text model's outputs are sentences, so
+    /decode, /reconstruct, /interpolate, /traverse, /neighbours, /move_towards and /generate_dataset send text
+    where an image model sends a picture (an endpoint never returns a file path here: images are arrays). A plain
+    gr.Image whose postprocess is wrapped: a subclass would be a "custom component" whose frontend the page looks
+    for, and does not find."""
+    component = gr.Image(**kwargs)
+    image_postprocess = component.postprocess
+
+    def postprocess(value):
+        return value if isinstance(value, str) else image_postprocess(value)
+
+    component.postprocess = postprocess
+    return component
+
+
 def build(ctx: PageContext) -> None:
     """The hidden components and the named endpoints (call inside the page's gr.Blocks)."""
     atomic_cache_writes()
@@ -285,7 +348,7 @@ def build(ctx: PageContext) -> None:
     generators = [n for n in reg.names() if not reg.info(n).capabilities.lacks(*export.NEEDS)]
 
     def image(label):
-        return gr.Image(label=label, type="numpy", format="png")
+        return ImageOrText(label=label, type="numpy", format="png")
 
     # Defaults make the "Use via API" snippets show real values (the default model, its zero vector).
     with gr.Column(visible=False):
@@ -306,7 +369,11 @@ def build(ctx: PageContext) -> None:
         dataset = gr.Textbox(datasets[0] if datasets else "mnist", label="dataset")
         seed = gr.Number(0, label="seed", precision=0)
         generator = gr.Textbox(generators[0] if generators else "", label="model")
+        text_generators = [n for n in generators if reg.info(n).capabilities.text]
+        text_generator = gr.Textbox(text_generators[0] if text_generators else "", label="model")
         per_class = gr.Number(100, label="per_class", precision=0)
+        text = gr.Textbox("a small domesticated animal", label="text")
+        fmt = gr.Textbox("csv", label="format")
         table = {
             "decode": ([model, z, label], image("image")),
             "reconstruct": ([model, index], [image("original"), image("reconstruction"), gr.JSON(label="z"),
@@ -319,12 +386,16 @@ def build(ctx: PageContext) -> None:
             "move_towards": ([model, z, from_class, to_class, strength], [image("image"), gr.JSON(label="z")]),
             "encode_image": ([model, upload], [image("prepared"), image("reconstruction"), gr.JSON(label="z"),
                                                gr.JSON(label="ranking"), gr.JSON(label="info")]),
+            "encode_text": ([model, text], [gr.Textbox(label="reconstruction"), gr.JSON(label="z"),
+                                            gr.JSON(label="ranking"), gr.JSON(label="info")]),
             "compare_models": ([dataset, seed], [*[image(f"{k}_samples") for k in compare.KINDS],
                                                  gr.JSON(label="summary")]),
             "training_history": ([model], gr.JSON(label="history")),
             "export_map_csv": ([model], gr.File(label="csv")),
             "generate_dataset": ([generator, per_class, seed], [gr.File(label="dataset"), image("sheet"),
                                                                 gr.JSON(label="info")]),
+            "generate_text_dataset": ([text_generator, per_class, seed, fmt],
+                                      [gr.File(label="dataset"), gr.Textbox(label="samples"), gr.JSON(label="info")]),
         }
         buttons = {name: gr.Button(name) for name in table}
 

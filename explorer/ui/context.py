@@ -18,7 +18,10 @@ log = logging.getLogger("explorer.ui")
 
 MAX_SLIDERS = 32  # the training package caps latent_dim at 32; sliders beyond a model's D are hidden
 BLANK = blank()    # light grey until something is shown
-IMG_TEMPLATE = '<img class="xp-img" src="${value}" alt="${alt}"><div class="xp-caption">${caption}</div>'
+# An image (a PNG data URI), or a text model's sentence: already escaped HTML from explorer.modalities.text, which
+# starts with "<" where a data URI starts with "data:".
+IMG_TEMPLATE = ('${String(value).startsWith("<") ? value : `<img class="xp-img" src="${value}" alt="${alt}">`}'
+                '<div class="xp-caption">${caption}</div>')
 EMPTY = '<div class="xp-empty">{}</div>'
 
 # preprocess=False on every event: anyone can call these by fn_index with any JSON, and gradio's own input checks
@@ -55,6 +58,19 @@ def save_png(button, image_u8, name: str) -> str:
     return processing_utils.save_bytes_to_cache(png_bytes(image_u8), name, cache_dir=button.GRADIO_CACHE)
 
 
+def save_text(button, text: str, name: str) -> str:
+    """Write a UTF-8 text file (a text model's download: its path, table or sentences) into gradio's cache, as
+    save_png does, and return its path."""
+    from gradio import processing_utils
+
+    return processing_utils.save_bytes_to_cache(str(text).encode("utf-8"), name, cache_dir=button.GRADIO_CACHE)
+
+
+def txt_name(*parts) -> str:
+    """A text download's file name from its parts: "traversal-wordnet-vae.txt"."""
+    return safe_filename("-".join(str(p) for p in parts), 120) + ".txt"
+
+
 def png_name(*parts) -> str:
     """A download's file name from its parts: "traversal-mnist-vae.png"."""
     return safe_filename("-".join(str(p) for p in parts), 120) + ".png"
@@ -88,7 +104,8 @@ class PageContext:
         # Unconditional models have no class row: skip it rather than re-send an empty one on every move.
         # Plain values, not gr.update(...): gradio rebuilds a component for every property update.
         m = loaded.modality
-        row = [{"src": m.render_small(r["output"]), "name": r["name"], "current": r["current"]} for r in view["row"]]
+        key = "html" if m.name == "text" else "src"  # a sentence goes in as escaped HTML (ROW_TEMPLATE)
+        row = [{key: m.render_small(r["output"]), "name": r["name"], "current": r["current"]} for r in view["row"]]
         return [m.render(view["output"]), row if row else gr.skip(), gr.update(marker=view["marker"])]
 
     def slider_updates(self, loaded: LoadedModel, z, values_only: bool = False) -> list:

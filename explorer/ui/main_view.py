@@ -31,10 +31,13 @@ decoder that turns any z back into an image. Drag the sliders to move through th
 image change; the map on the right shows where the 10,000 test images sit, and clicking one loads its code. A GAN's
 generator decodes the same way, but it has no encoder: its map shows codes that an optimiser found for the test
 images."""
+# Each item is {"src": a PNG data URI} or, for a text model, {"html": its sentence, escaped by
+# explorer.modalities.text}.
 ROW_TEMPLATE = ('<div class="xp-caption">The current z decoded as every class</div>'
                 '<div class="xp-row">{{#each value}}<figure class="{{#if this.current}}current{{/if}}">'
-                '<img src="{{this.src}}" alt="{{this.name}}"><figcaption>{{this.name}}</figcaption></figure>'
-                '{{/each}}</div>')
+                '{{#if this.html}}{{{this.html}}}{{else}}<img src="{{this.src}}" alt="{{this.name}}">{{/if}}'
+                '<figcaption>{{this.name}}</figcaption></figure>{{/each}}</div>')
+TEXT_CAPTIONS = ("Test definition", "Its greedy reconstruction")
 DOWNLOAD_DECODED_JS = """
 const a = element.querySelector("a");
 a.addEventListener("click", (e) => {
@@ -97,9 +100,9 @@ def layout(registry) -> tuple[PageContext, dict]:
                                        size="md", min_width=120)
                 reset_btn = gr.Button("Reset to zero", elem_id="reset-button", size="md", min_width=120)
             # A "Download PNG" link of the image above, made in the browser from the image's own data URI.
-            gr.HTML('<a class="xp-download" href="#" download="decoded.png">⤓ Download this image (PNG, 280×280)</a>',
-                    js_on_load=DOWNLOAD_DECODED_JS, elem_id="download-decoded",
-                    css_template=".xp-download { font-size:0.9em; }")
+            download = gr.HTML('<a class="xp-download" href="#" download="decoded.png">⤓ Download this image (PNG, '
+                               '280×280)</a>', js_on_load=DOWNLOAD_DECODED_JS, elem_id="download-decoded",
+                               css_template=".xp-download { font-size:0.9em; }")
             seed = gr.Number(0, label="Seed for the next random sample (goes up by one after each)",
                              precision=0, minimum=0, elem_id="seed")
             status = gr.Markdown("", elem_id="status")
@@ -142,7 +145,7 @@ def layout(registry) -> tuple[PageContext, dict]:
                       seed=seed, sliders=sliders, latent_map=latent_map, random_btn=random_btn, reset_btn=reset_btn,
                       decoded=decoded, class_row=class_row, status=status, map_note=map_note)
     return ctx, dict(model_info=model_info, sel_orig=sel_orig, sel_recon=sel_recon, sel_vae=sel_vae, sel_note=sel_note,
-                     decode_mode=decode_mode)
+                     decode_mode=decode_mode, download=download)
 
 
 def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
@@ -150,7 +153,7 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
     registry, sliders = ctx.registry, ctx.sliders
     model_info, sel_orig, sel_recon = own["model_info"], own["sel_orig"], own["sel_recon"]
     sel_vae, sel_note = own["sel_vae"], own["sel_note"]
-    decode_mode = own["decode_mode"]
+    decode_mode, download = own["decode_mode"], own["download"]
 
     @friendly
     def on_model(name, proj):
@@ -169,21 +172,26 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
         if source:
             note = f"{source} {note}"
         companion = explore.companion_vae(registry, loaded)
+        decoded_caption = ("The decoder's sentence for the current z (greedy)" if explore.is_text(loaded) else
+                           "The decoder's image of the current z")
         return {model_info: explore.describe_model(loaded.info),
                 ctx.class_picker: gr.update(choices=choices, value=label, visible=bool(choices)),
                 ctx.latent_map: gr.update(value={"model": name, "projection": proj}, marker=view["marker"]),
                 ctx.map_note: note,
-                sel_orig: gr.update(value=loaded.modality.blank, caption="Test image"),
-                sel_recon: gr.update(value=loaded.modality.blank, caption="Reconstruction"),
+                sel_orig: gr.update(value=loaded.modality.blank,
+                                    caption=TEXT_CAPTIONS[0] if explore.is_text(loaded) else "Test image"),
+                sel_recon: gr.update(value=loaded.modality.blank,
+                                     caption=TEXT_CAPTIONS[1] if explore.is_text(loaded) else "Reconstruction"),
                 sel_vae: gr.update(value=loaded.modality.blank, caption=html.escape(f"{VAE_CAPTION}: {companion}")
                                    if companion else VAE_CAPTION, alt=VAE_ALT, visible=bool(companion)),
                 sel_note: "",
-                ctx.status: "", ctx.decoded: image,
+                ctx.status: "", ctx.decoded: gr.update(value=image, caption=decoded_caption),
                 ctx.class_row: gr.update(value=row, visible=bool(row)),
                 **dict(zip(sliders, ctx.slider_updates(loaded, z))),
                 ctx.projection: gr.update(choices=projections, value=proj, info=PROJECTION_INFO_INVERTED if
                                           loaded.capabilities.invert else PROJECTION_INFO),
-                decode_mode: gr.update(decoder=page_decoder(name, loaded))}
+                decode_mode: gr.update(decoder=page_decoder(name, loaded)),
+                download: gr.update(visible=not explore.is_text(loaded))}  # the PNG link is an image's
 
     @friendly
     def on_slide(name, label, proj, *zs):
@@ -223,6 +231,15 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
         caption = html.escape(f"Test image #{sel['index']}: {sel['class_name']}")  # names come from a config
         m = loaded.modality
         inverted = sel["source"] == explore.INVERSION_SOURCE
+        if explore.is_text(loaded):  # a definition: its headword, its category, its greedy reconstruction
+            caption = html.escape(f"\u201c{sel['headword']}\u201d ({sel['category']}, {sel['class_name']}): "
+                                  f"definition #{sel['index']}")
+            loaded_what = f"latent mean of \u201c{sel['headword']}\u201d's definition"
+            return [gr.update(value=m.render(sel["original"]), caption=caption),
+                    gr.update(value=m.render(sel["reconstruction"]), caption="Greedy reconstruction from its mean"),
+                    gr.skip(), gr.skip(), new_label if loaded.num_classes else gr.skip(),
+                    f"Loaded the {loaded_what} (#{sel['index']}).",
+                    *ctx.z_updates(loaded, view), *ctx.slider_updates(loaded, sel["z"], values_only=True)]
         if inverted:
             recon_caption = f"G(z*): the GAN's best reconstruction, {sel['bce']:.0f} nats"
             loaded_what = "inverted code z*"
@@ -243,7 +260,7 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
                 *ctx.z_updates(loaded, view), *ctx.slider_updates(loaded, sel["z"], values_only=True)]
 
     model_outputs = [model_info, ctx.class_picker, ctx.latent_map, ctx.map_note, sel_orig, sel_recon, sel_vae,
-                     sel_note, ctx.status, ctx.decoded, ctx.class_row, *sliders, ctx.projection, decode_mode]
+                     sel_note, ctx.status, ctx.decoded, ctx.class_row, *sliders, ctx.projection, decode_mode, download]
     demo.load(on_model, [ctx.model_picker, ctx.projection], model_outputs, **FAST)
     ctx.model_picker.change(on_model, [ctx.model_picker, ctx.projection], model_outputs, **FAST)
 

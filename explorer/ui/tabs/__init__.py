@@ -10,8 +10,8 @@
 
 Handlers unpack widget values, call explorer.tools, and turn the data into component updates.
 """
-from . import arithmetic, compare, drawing, dynamics, export, interpolation, neighbours, traversal
+from . import arithmetic, compare, drawing, dynamics, export, interpolation, neighbours, text_input, traversal
 
-TABS = (interpolation, traversal, neighbours, arithmetic, drawing, compare, dynamics, export)
+TABS = (interpolation, traversal, neighbours, arithmetic, drawing, text_input, compare, dynamics, export)
 
 __all__ = ["TABS"]

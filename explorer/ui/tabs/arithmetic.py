@@ -82,6 +82,8 @@ def wire(ctx: PageContext, tabs: dict) -> None:
     def view(loaded, zs, f, to, s):
         res = tool.move_towards(loaded, zs, f, to, s)
         caps = [f"s = {v:.2f}" for v in res["strengths"]]
+        if loaded.capabilities.text:  # the sentence moving towards the other category, step by step
+            return res, loaded.modality.sentences(res["images"], caps), res["note"]
         return res, figure_row(res["images"], caps, "xp-strip"), res["note"]
 
     @friendly

@@ -3,7 +3,8 @@
 
 Element ids: tab-compare, compare-dataset, compare-seed, compare-button, compare-lesson, compare-why,
 compare-title-{ae,vae,cvae,gan}, compare-grid-{ae,vae,cvae,gan}, compare-map-{ae,vae,cvae,gan},
-compare-figures-{ae,vae,cvae,gan}, compare-source, compare-metrics.
+compare-figures-{ae,vae,cvae,gan}, compare-source, compare-metrics, compare-off.
+compare-off is shown for a text model only: the comparison is of image datasets.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ class CompareTab:
     button: gr.Button
     columns: dict    # kind -> (title, grid, map, figures)
     metrics: gr.Markdown
+    off: gr.Markdown = None  # one line for a text model: these are pixel grids of image models
 
 
 def first_dataset(registry) -> str | None:
@@ -48,7 +50,9 @@ def first_dataset(registry) -> str | None:
 
 def layout(ctx: PageContext) -> CompareTab:
     datasets = tool.comparison_datasets(ctx.registry)
+    default = ctx.registry.info(ctx.registry.default) if ctx.registry.default else None
     with gr.Tab(TITLE, elem_id="tab-compare") as tab:
+        off = gr.Markdown(off_line(default), visible=bool(off_line(default)), elem_id="compare-off")
         gr.Markdown(HELP)
         with gr.Row(equal_height=False):
             dataset = gr.Radio(datasets, value=first_dataset(ctx.registry), label="Dataset", elem_id="compare-dataset",
@@ -79,7 +83,20 @@ def layout(ctx: PageContext) -> CompareTab:
                 columns[kind] = (title, grid, cmap, figures)
         gr.Markdown(f"<small>{tool.SOURCE}</small>", elem_id="compare-source")
         metrics = gr.Markdown("", elem_id="compare-metrics")
-    return CompareTab(tab, dataset, seed, button, columns, metrics)
+    return CompareTab(tab, dataset, seed, button, columns, metrics, off)
+
+
+def off_line(info) -> str:
+    """For a text model, why this tab does not show it ("" for an image model)."""
+    if info is None or info.error or not info.capabilities.text:
+        return ""
+    return (f"**{TITLE}** is off for this model: it is a text model, and this comparison puts image models' sample "
+            "grids side by side (the image datasets below are still shown).")
+
+
+def reset(ctx: PageContext, t: CompareTab, info) -> dict:
+    line = off_line(info)
+    return {t.off: gr.update(value=line, visible=bool(line))}
 
 
 def wire(ctx: PageContext, tabs: dict) -> None:

@@ -23,7 +23,8 @@ model (a CVAE's decoder or a conditional GAN's generator): a labelled data set, 
 get extra samples for low-resource tasks. An unconditional model (AE, VAE, GAN) cannot do this (its samples come with
 no class), so only conditional models are listed. You get
 an .npz (`images` uint8 N×28×28, `labels`, `class_names`) and a PNG sheet of the first {tool.SHEET_PER_CLASS}
-samples per class. 1 to {tool.MAX_PER_CLASS:,} samples per class."""
+samples per class. 1 to {tool.MAX_PER_CLASS:,} samples per class. A text CVAE writes labelled sentences instead
+(1 to {tool.MAX_TEXT_PER_CLASS:,} per category group), as CSV (`text`, `label`, `class_name`) and JSONL."""
 
 
 @dataclass
@@ -86,6 +87,13 @@ def wire(ctx: PageContext, tabs: dict) -> None:
     @friendly
     def on_generate(name, n, seed, progress=gr.Progress()):
         res = tool.generate_dataset(reg, name, n, seed, progress=lambda f, d: progress(f, desc=d))
+        if "file" in res:  # a text CVAE's sentences: the same ones (same seed) as CSV and as JSONL
+            from ...modalities.text import escape
+            jsonl = tool.generate_dataset(reg, name, n, seed, fmt="jsonl")
+            first = "<br>".join(escape(line) for line in res["sample_text"].splitlines())
+            note = (f"{res['n']:,} sentences ({res['per_class']:,} per category × {len(res['classes'])}), as CSV and "
+                    f"JSONL, in {res['seconds']:.2f} s. The first of each category:<br>{first}")
+            return [str(res["file"]), str(jsonl["file"])], None, note
         note = (f"{res['n']:,} images ({res['per_class']:,} per class × {len(res['classes'])} classes) in "
                 f"{res['seconds']:.2f} s ({res['images_per_second']:,.0f} images/s). Load them with "
                 "`d = numpy.load(path); d['images'], d['labels'], d['class_names']`.")

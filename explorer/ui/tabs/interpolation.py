@@ -16,7 +16,8 @@ from ...latent_map import check_index, lookup_point
 from ...modalities.image import figure_row
 from ...tools import explore, interpolation as tool
 from ...validation import validate_z
-from ..context import BLANK, EMPTY, FAST, IMG_TEMPLATE, PageContext, friendly, png_name, save_png
+from ..context import (BLANK, EMPTY, FAST, IMG_TEMPLATE, PageContext, friendly, png_name, save_png, save_text,
+                       txt_name)
 from ..style import STRIP_CSS
 
 TITLE = "Interpolation"
@@ -29,6 +30,7 @@ CARD_CSS = """
 .xp-img { width:112px !important; height:112px !important; }
 """
 NO_STRIP = EMPTY.format("Set A and B to see the strip.")
+TEXT_BLANK = '<div class="xp-sentence-small"></div>'  # a text model's card before its point is set
 
 
 @dataclass
@@ -94,8 +96,10 @@ def layout(ctx: PageContext) -> InterpolationTab:
 
 def reset(ctx: PageContext, t: InterpolationTab, info) -> dict:
     """A new model: forget the points and the strip of the old one; the class mode only for a conditional model."""
+    blank = TEXT_BLANK if getattr(info.capabilities, "text", False) else BLANK
     return {ctx.latent_map: gr.update(path=None), t.point_a: None, t.point_b: None, t.next_pick: "A", t.last_click: None,
-            t.card_a: gr.update(value=BLANK, caption="A: not set"), t.card_b: gr.update(value=BLANK, caption="B: not set"),
+            t.card_a: gr.update(value=blank, caption="A: not set"),
+            t.card_b: gr.update(value=blank, caption="B: not set"),
             t.strip: NO_STRIP, t.note: "", t.download: gr.update(value=None, interactive=False),
             t.class_mode: gr.update(visible=info.capabilities.conditional, value="fixed")}
 
@@ -104,7 +108,8 @@ def card(loaded, p: dict, which: str):
     """The small picture of point A or B: its code decoded (as its class, for a conditional model)."""
     label = p.get("label") if loaded.num_classes else None
     img = loaded.backend.decode(np.asarray([p["z"]], np.float32), label)[0]
-    return gr.update(value=loaded.modality.render(img, 4), caption=f"{which}: {p['name']}")
+    shown = loaded.modality.render_small(img) if explore.is_text(loaded) else loaded.modality.render(img, 4)
+    return gr.update(value=shown, caption=f"{which}: {p['name']}")
 
 
 def wire(ctx: PageContext, tabs: dict) -> None:
@@ -113,8 +118,14 @@ def wire(ctx: PageContext, tabs: dict) -> None:
     reg, sliders = ctx.registry, ctx.sliders
 
     def outputs(loaded, name, res):
-        path = save_png(t.download, tool.strip_image(res), png_name("interpolation", name, len(res["z"]), "steps"))
-        return [figure_row(res["images"], res["captions"], "xp-strip"),
+        if explore.is_text(loaded):  # the homotopy: one sentence per step, and a .txt download
+            path = save_text(t.download, tool.strip_text(res), txt_name("interpolation", name, len(res["z"]), "steps"))
+            strip = loaded.modality.sentences(res["images"], res["captions"])
+        else:
+            path = save_png(t.download, tool.strip_image(res), png_name("interpolation", name, len(res["z"]),
+                                                                         "steps"))
+            strip = figure_row(res["images"], res["captions"], "xp-strip")
+        return [strip,
                 f"From **A** ({res['a']['name']}) to **B** ({res['b']['name']}): {res['note']} {tool.PATH_NOTE}",
                 gr.update(value=path, interactive=True), gr.update(path=res["path"])]
 

@@ -43,6 +43,12 @@ def reset(ctx: PageContext, t: NeighboursTab, info) -> dict:
 
 
 def neighbours_html(found: list[dict]) -> str:
+    """The neighbours as a strip of images with captions; a text model's as a list of definitions with headwords."""
+    if found and "headword" in found[0]:
+        from ...modalities.text import TextModality
+        return TextModality().sentences([n["text"] for n in found],
+                                        [f"{n['headword']} · {n['class_name']} · d {n['distance']:.2f}:"
+                                         for n in found])
     captions = [f"#{n['index']} · {n['class_name']} · d {n['distance']:.2f}" for n in found]
     return figure_row([n["image"] for n in found], captions, "xp-strip xp-neighbours")
 

@@ -11,7 +11,7 @@ import gradio as gr
 
 from ...modalities.image import png_data_uri, sheet
 from ...tools import traversal as tool
-from ..context import EMPTY, FAST, PageContext, friendly, png_name, save_png
+from ..context import EMPTY, FAST, PageContext, friendly, png_name, save_png, save_text, txt_name
 from ..style import STRIP_CSS
 
 TITLE = "Traversal grid"
@@ -84,6 +84,10 @@ def wire(ctx: PageContext, tabs: dict) -> None:
     def on_traverse(name, label, *zs):
         loaded = reg.get(name)
         res = tool.traverse(loaded, ctx.zs_of(loaded, zs), label if loaded.num_classes else None)
+        if loaded.capabilities.text:  # a table of sentences: one row per dimension, one column per value
+            path = save_text(t.download, tool.traversal_text(res), txt_name("traversal", name))
+            table = loaded.modality.table(res["images"], [r["label"] for r in res["rows"]], res["columns"])
+            return table, res["note"], gr.update(value=path, interactive=True)
         path = save_png(t.download, tool.traversal_image(res), png_name("traversal", name))
         return traversal_html(res), res["note"], gr.update(value=path, interactive=True)
 
