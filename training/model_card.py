@@ -106,12 +106,15 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
 
 
 def models_table(root: str | Path) -> str:
-    """A markdown table of every model folder under `root`, for the project README. A figure no folder has (a GAN's,
-    under a root of autoencoders) gets no column."""
+    """A markdown table of every image model folder under `root`, for the project README. A figure no folder has (a
+    GAN's, under a root of autoencoders) gets no column. Text models (nats per sentence, other figures) are left out:
+    their cards and benchmarks/text_quality.py give theirs."""
     head = ["model", "kind", "data", "latent", "epochs"]
     folders = []
     for folder in sorted(p for p in Path(root).iterdir() if (p / ckpt.CONFIG_NAME).is_file()):
         c = ckpt.read_config(folder)
+        if c["model"].get("modality", "image") != "image":
+            continue
         folders.append((folder, c, ckpt.read_json(folder / METRICS_NAME, {}) or {}))
     figures = [f for f in FIGURES if any(x.get(f.key) is not None for _, _, x in folders)] or list(FIGURES)
     rows = [_row(head + [f.column for f in figures]), _rule(len(head) + len(figures))]

@@ -170,11 +170,12 @@ def finish_text_folder(model: TextModel, folder, data, *, tsne: bool = True, uma
     from .figures import METRICS_NAME
     folder = Path(folder)
     metrics = evaluate_text(model, data, log=log)
-    t1 = time.time()
-    arrays = build_text_map(model, data.test, tsne=tsne, umap=umap)
-    metrics.update(map_knn5(arrays))
-    save_latent_map(folder, arrays)
-    log(f"{folder.name}: latent map of {len(data.test)} sentences in {time.time() - t1:.0f}s")
+    if model.has_latent:   # a language model has no codes to map
+        t1 = time.time()
+        arrays = build_text_map(model, data.test, tsne=tsne, umap=umap)
+        metrics.update(map_knn5(arrays))
+        save_latent_map(folder, arrays)
+        log(f"{folder.name}: latent map of {len(data.test)} sentences in {time.time() - t1:.0f}s")
     ckpt.write_json(folder / METRICS_NAME, metrics)
     write_text_model_card(folder, command=command,
                           wall_seconds=None if wall_start is None else time.time() - wall_start)
@@ -213,15 +214,17 @@ def write_text_model_card(folder, *, command: str | None = None, wall_seconds: f
     history = (ckpt.read_json(folder / "history.json", {"epochs": []}) or {}).get("epochs", [])
     from .text_models import TEXT_KINDS
     lines = [f"# {folder.name}", "",
-             f"A text {m['kind'].upper()} with a {m['latent_dim']}-dimensional latent space: "
-             f"{TEXT_KINDS[m['kind']].description} ({m['decoder']} decoder, {m['enc_layers']} gated convolutions "
+             f"A text {m['kind'].upper()} with a {m['latent_dim']}-dimensional latent space, "
+             f"{TEXT_KINDS[m['kind']].description.split(': ', 1)[-1]} ({m['decoder']} decoder, {m['enc_layers']} gated convolutions "
              f"of {m['enc_channels']} channels, embeddings of {m['embed_dim']}, GRU state {m['dec_hidden']}).", "",
              "Load it with `training.load_model(\"<this folder>\")`: `encode_text(list_of_str)` gives (mu, logvar), "
              "`decode_text(z)` the greedy sentences. Weights are `model.safetensors`, the tokenizer "
              f"`tokenizer.json` ({t.get('tokenizer', '?')}, {m['vocab_size']} tokens), the settings `config.json`.",
              "", "## Data", "",
-             f"{d.get('source', d.get('dataset', '?'))}: {d.get('train_sentences', d.get('kept', '?'))} training "
-             f"sentences, {d.get('test_sentences', '?')} test sentences (a fixed seeded hold-out). "
+             f"{d.get('source', d.get('dataset', '?'))}: {d.get('train_texts', '?')} training sentences, "
+             f"{d.get('test_texts', '?')} test sentences (a fixed, seeded {d.get('test_fraction', '?')} hold-out of "
+             f"{d.get('kept', '?')} kept of {d.get('read', '?')} read: at most {d.get('max_tokens', '?')} "
+             f"{d.get('length_unit', 'tokens')}, duplicates removed). "
              + (str(d.get("license", "")) if d.get("license") else ""), "",
              "## Figures (test split)", "", "| figure | value |", "|---|---|"]
     for key, label, fmt in CARD_FIGURES:
