@@ -147,7 +147,11 @@ def judge_folder(folder: Path, data, args, log=print) -> dict:
     ]
     log(format_table(folder.name, rows))
     log("  prior samples: " + " | ".join(m["sample_examples"][:6]))
-    return {"metrics": m, "lm": lm, "lm_folder": str(lm_folder), "maps": maps, "tokenizer": unk, "speed": speed,
+    try:
+        lm_name = str(lm_folder.resolve().relative_to(REPO))
+    except ValueError:
+        lm_name = str(lm_folder)
+    return {"metrics": m, "lm": lm, "lm_folder": lm_name, "maps": maps, "tokenizer": unk, "speed": speed,
             "rows": rows, "seconds": round(time.time() - t0, 1)}
 
 
