@@ -90,7 +90,7 @@ def test_a_cvae_refuses_missing_or_out_of_range_labels():
     model = tiny("cvae")
     with pytest.raises(ValueError, match="class labels"):
         model.encode_text(["a red cat"])
-    with pytest.raises(ValueError, match="class indices"):
+    with pytest.raises(ValueError, match="class ids"):
         model.decode_text(torch.zeros(1, 4), torch.tensor([5]))
 
 

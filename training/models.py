@@ -168,7 +168,40 @@ class Discriminator(nn.Module):
 # The model kinds. What the rest of the package asks of a kind is a class attribute here, so a check reads
 # `model.conditional` (or MODEL_KINDS[kind].conditional before there is a model), never `kind == "cvae"`.
 
-class LatentModel(nn.Module):
+class CodeAndClasses:
+    """What every model kind, image or text, says of its code and its classes (self.config and self.conditional
+    come from the model): latent_dim, num_classes, class_names, and the one-hot of the labels a conditional kind
+    takes."""
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def num_classes(self) -> int:
+        return self.config.num_classes if self.conditional else 0
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.config.class_names)
+
+    def _condition(self, y: torch.Tensor | None, batch: int, device) -> torch.Tensor | None:
+        """One-hot (B, num_classes) for a cvae; None otherwise. y is a LongTensor of class ids."""
+        if not self.conditional:
+            return None
+        if y is None:
+            raise ValueError(f"a {self.kind} needs class labels: pass y, a LongTensor of class ids.")
+        y = torch.as_tensor(y, device=device).long().reshape(-1)
+        if y.numel() == 1 and batch > 1:
+            y = y.expand(batch)
+        if y.numel() != batch:
+            raise ValueError(f"got {y.numel()} labels for a batch of {batch}.")
+        if y.min() < 0 or y.max() >= self.num_classes:
+            raise ValueError(f"class ids must be in 0..{self.num_classes - 1}, got {y.tolist()[:8]}.")
+        return F.one_hot(y, self.num_classes).to(torch.get_default_dtype())
+
+
+class LatentModel(CodeAndClasses, nn.Module):
     """Shared machinery; subclasses set `kind`, `stochastic`, `conditional` and `description`."""
 
     kind = ""                 # the config's "kind" and the key in MODEL_KINDS
@@ -191,34 +224,6 @@ class LatentModel(nn.Module):
     @property
     def has_encoder(self) -> bool:
         return self.encoder is not None
-
-    # Public, read-only facts the app relies on.
-    @property
-    def latent_dim(self) -> int:
-        return self.config.latent_dim
-
-    @property
-    def num_classes(self) -> int:
-        return self.config.num_classes if self.conditional else 0
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.config.class_names)
-
-    def _condition(self, y: torch.Tensor | None, batch: int, device) -> torch.Tensor | None:
-        """One-hot (B, num_classes) for a cvae; None otherwise. y is a LongTensor of class ids."""
-        if not self.conditional:
-            return None
-        if y is None:
-            raise ValueError("a cvae needs class labels: pass y, a LongTensor of class ids.")
-        y = torch.as_tensor(y, device=device).long().reshape(-1)
-        if y.numel() == 1 and batch > 1:
-            y = y.expand(batch)
-        if y.numel() != batch:
-            raise ValueError(f"got {y.numel()} labels for a batch of {batch}.")
-        if y.min() < 0 or y.max() >= self.num_classes:
-            raise ValueError(f"class ids must be in 0..{self.num_classes - 1}, got {y.tolist()[:8]}.")
-        return F.one_hot(y, self.num_classes).to(torch.get_default_dtype())
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Posterior:
         """x (B, 1, 28, 28) in [0, 1] -> Posterior(mu (B, D), logvar (B, D) or None)."""

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import TextModelConfig
-from .models import Posterior
+from .models import CodeAndClasses, Posterior
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 
@@ -158,7 +158,7 @@ class PositionalDecoder(nn.Module):
 DECODERS = {"gru": GRUDecoder, "positional": PositionalDecoder}
 
 
-class TextModel(nn.Module):
+class TextModel(CodeAndClasses, nn.Module):
     """The base of the text kinds; the class attributes say what a kind is, as in models.LatentModel."""
 
     kind = "text"
@@ -182,30 +182,6 @@ class TextModel(nn.Module):
     @property
     def has_encoder(self) -> bool:
         return self.has_latent
-
-    @property
-    def latent_dim(self) -> int:
-        return self.config.latent_dim
-
-    @property
-    def num_classes(self) -> int:
-        return self.config.num_classes if self.conditional else 0
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.config.class_names)
-
-    def _condition(self, y: torch.Tensor | None, batch: int, device) -> torch.Tensor | None:
-        if not self.conditional:
-            return None
-        if y is None:
-            raise ValueError(f"a text {self.kind} needs class labels y (B,) with values in [0, {self.num_classes}).")
-        y = torch.as_tensor(y, device=device).long().reshape(-1)
-        if y.numel() == 1 and batch > 1:
-            y = y.expand(batch)
-        if y.shape[0] != batch or (y < 0).any() or (y >= self.num_classes).any():
-            raise ValueError(f"labels must be {batch} class indices in [0, {self.num_classes}).")
-        return F.one_hot(y, self.num_classes).float()
 
     # -- tensors in, tensors out ---------------------------------------------------------------------------
     def encode_ids(self, ids: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor | None = None) -> Posterior:
