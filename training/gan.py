@@ -17,8 +17,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
@@ -98,16 +96,9 @@ def _save_state(out: Path, g_opt, d_opt, disc, shuffle_gen, epoch: int, step: in
 
 
 def _load_state(out: Path, g_opt, d_opt, disc, shuffle_gen, device, model) -> tuple[int, int]:
-    import json
+    from .train import _restore_opt, read_state, restore_rng
 
-    from .train import _restore_opt, restore_rng
-
-    try:
-        tensors = load_file(str(out / ckpt.STATE_NAME))
-        scalars = json.loads((out / ckpt.STATE_JSON).read_text())
-    except (FileNotFoundError, SafetensorError, json.JSONDecodeError, OSError) as e:
-        raise ckpt.ModelLoadError(f"cannot resume from {out}: training state is missing or unreadable ({e}). "
-                                  "Start afresh without --resume, or into a new --out folder.") from e
+    tensors, scalars = read_state(out)
     weights = {k[len("disc."):]: v.to(device) for k, v in tensors.items() if k.startswith("disc.")}
     if not weights or scalars.get("trainer") != "gan":
         raise ckpt.ModelLoadError(f"cannot resume a GAN from {out}: its training state has no discriminator (it is "

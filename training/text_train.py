@@ -16,7 +16,6 @@ checkpointed atomically after every epoch, as for the image models.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -24,8 +23,6 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
@@ -98,36 +95,6 @@ def evaluate_text_loss(model: TextModel, ids: torch.Tensor, lengths: torch.Tenso
     return r
 
 
-def _save_state(out: Path, opt, shuffle_gen, epoch: int, step: int, raw_model=None) -> None:
-    from .train import _opt_tensors, rng_tensors
-    tensors, scalars = {}, {"epoch": epoch, "step": step, "param_steps": {}, "modality": "text"}
-    if raw_model is not None:
-        tensors.update({f"raw.{k}": v.detach().contiguous() for k, v in raw_model.state_dict().items()})
-    _opt_tensors(opt, "opt", tensors, scalars["param_steps"])
-    tensors.update(rng_tensors(shuffle_gen))
-    ckpt.save_tensors(out / ckpt.STATE_NAME, tensors)
-    ckpt.write_json(out / ckpt.STATE_JSON, scalars)
-
-
-def _load_state(out: Path, opt, shuffle_gen, device, model) -> tuple[int, int]:
-    from .train import _restore_opt, restore_rng
-    try:
-        tensors = load_file(str(out / ckpt.STATE_NAME))
-        scalars = json.loads((out / ckpt.STATE_JSON).read_text())
-    except (FileNotFoundError, SafetensorError, json.JSONDecodeError, OSError) as e:
-        raise ckpt.ModelLoadError(f"cannot resume from {out}: training state is missing or unreadable ({e}). "
-                                  "Start afresh without --resume, or into a new --out folder.") from e
-    if scalars.get("modality") != "text":
-        raise ckpt.ModelLoadError(f"cannot resume from {out}: its training state is an image model's, not a text "
-                                  "model's. Train the text model afresh into a new --out folder.")
-    _restore_opt(opt, "opt", tensors, scalars["param_steps"], device)
-    raw = {k[4:]: v.to(device) for k, v in tensors.items() if k.startswith("raw.")}
-    if raw:
-        model.load_state_dict(raw)
-    restore_rng(tensors, shuffle_gen)
-    return scalars["epoch"], scalars["step"]
-
-
 def load_training_text(cfg: TrainConfig):
     """The text corpus a TrainConfig names: wordnet (data_dir: the WordNet folder) or text-file (data_file, else
     data_dir: the file), with a line's length counted in characters for the char tokenizer; train_limit keeps the
@@ -148,7 +115,7 @@ def train_text(model_cfg: TextModelConfig, cfg: TrainConfig, out: Path, data, de
                resume: bool = False, history: list | None = None, progress: bool = True, log=print) -> TextModel:
     """Train a text model on data (a text_data.TextDataset) into `out`; returns it in eval mode."""
     from .tokenizer import TextTokenizer, train_tokenizer
-    from .train import TrainingDiverged, _SLOW_BATCH_S, beta_at, lr_at, make_ema
+    from .train import TrainingDiverged, _SLOW_BATCH_S, _load_state, _save_state, beta_at, lr_at, make_ema
 
     history = list(history or [])
     if resume:
@@ -173,7 +140,7 @@ def train_text(model_cfg: TextModelConfig, cfg: TrainConfig, out: Path, data, de
         saved_weights = {k: v.clone() for k, v in model.state_dict().items()}
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                                 fused=device.type in ("cpu", "cuda"))
-        start_epoch, step = _load_state(out, opt, shuffle_gen, device, model)
+        start_epoch, step = _load_state(out, opt, shuffle_gen, device, model, modality="text")
         history = history[:start_epoch]
         log(f"resumed from {out} after epoch {start_epoch}")
     ema = make_ema(model, cfg, saved_weights, step)
@@ -235,7 +202,8 @@ def train_text(model_cfg: TextModelConfig, cfg: TrainConfig, out: Path, data, de
                         "beta": beta, "free_bits": cfg.free_bits, "kl_floor": cfg.free_bits * model_cfg.latent_dim,
                         "lr": lr, "seconds": time.time() - t0})
         ckpt.save_model(keep, out, **meta)
-        _save_state(out, opt, shuffle_gen, epoch + 1, step, raw_model=model if ema is not None else None)
+        _save_state(out, opt, shuffle_gen, epoch + 1, step, raw_model=model if ema is not None else None,
+                    modality="text")
         ckpt.write_json(out / "history.json", {"epochs": history})
         log(f"epoch {epoch + 1}/{cfg.epochs}  train {train_loss:.2f} (recon {train_recon:.2f}, kl {train_kl:.2f})  "
             f"test -ELBO {test['neg_elbo']:.2f} (recon {test['recon']:.2f}, kl {test['kl']:.2f}, "

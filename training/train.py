@@ -210,14 +210,17 @@ def restore_rng(tensors: dict, shuffle_gen: torch.Generator) -> None:
 
 
 def _save_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, epoch: int, step: int,
-                raw_model: LatentModel | None = None, classifier: nn.Module | None = None,
-                classifier_opt: torch.optim.Optimizer | None = None) -> None:
+                raw_model: nn.Module | None = None, classifier: nn.Module | None = None,
+                classifier_opt: torch.optim.Optimizer | None = None, modality: str = "image") -> None:
     """Optimizer moments and RNG states as safetensors (never pickle), plus the scalars as JSON.
 
     raw_model: with --ema, model.safetensors holds the averaged weights, so the trained ones are kept here.
     classifier: with --classifier-weight, the auxiliary classifier and its optimizer (training state only).
+    modality: recorded for a text model (text_train.py), so that neither kind of run resumes the other's state.
     """
     tensors, scalars = {}, {"epoch": epoch, "step": step, "param_steps": {}}
+    if modality != "image":
+        scalars["modality"] = modality
     if raw_model is not None:
         tensors.update({f"raw.{k}": v.detach().contiguous() for k, v in raw_model.state_dict().items()})
     _opt_tensors(opt, "opt", tensors, scalars["param_steps"])
@@ -230,15 +233,26 @@ def _save_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Genera
     ckpt.write_json(out / ckpt.STATE_JSON, scalars)
 
 
-def _load_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, device,
-                model_of_opt: LatentModel, classifier: nn.Module | None = None,
-                classifier_opt: torch.optim.Optimizer | None = None) -> tuple[int, int]:
+def read_state(out: Path) -> tuple[dict, dict]:
+    """The resume state of `out`: (tensors of train_state.safetensors, scalars of train_state.json), or a
+    ModelLoadError saying how to start afresh."""
     try:
         tensors = load_file(str(out / ckpt.STATE_NAME))
         scalars = json.loads((out / ckpt.STATE_JSON).read_text())
     except (FileNotFoundError, SafetensorError, json.JSONDecodeError, OSError) as e:
         raise ckpt.ModelLoadError(f"cannot resume from {out}: training state is missing or unreadable ({e}). "
                                   "Start afresh without --resume, or into a new --out folder.") from e
+    return tensors, scalars
+
+
+def _load_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, device,
+                model_of_opt: nn.Module, classifier: nn.Module | None = None,
+                classifier_opt: torch.optim.Optimizer | None = None, modality: str = "image") -> tuple[int, int]:
+    tensors, scalars = read_state(out)
+    saved = scalars.get("modality", "image")
+    if saved != modality:
+        raise ckpt.ModelLoadError(f"cannot resume from {out}: its training state is an {saved} model's, not a "
+                                  f"{modality} model's. Train the {modality} model afresh into a new --out folder.")
     _restore_opt(opt, "opt", tensors, scalars["param_steps"], device)
     raw = {k[4:]: v.to(device) for k, v in tensors.items() if k.startswith("raw.")}
     if raw:
