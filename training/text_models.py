@@ -63,7 +63,9 @@ class GatedConvEncoder(nn.Module):
         self.pos = nn.Embedding(cfg.max_len + 2, cfg.embed_dim)
         self.inp = nn.Linear(cfg.embed_dim, cfg.enc_channels)
         self.blocks = nn.ModuleList(GatedConv(cfg.enc_channels, cfg.enc_kernel) for _ in range(cfg.enc_layers))
-        self.out = nn.Linear(cfg.enc_channels + cond, out_dim)
+        self.pool = cfg.enc_pool
+        pooled = cfg.enc_channels * (2 if cfg.enc_pool == "meanmax" else 1)
+        self.out = nn.Linear(pooled + cond, out_dim)
 
     def forward(self, emb: torch.Tensor, lengths: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         T = emb.shape[1]
@@ -72,6 +74,8 @@ class GatedConvEncoder(nn.Module):
         for block in self.blocks:
             h = block(h, mask)
         pooled = (h * mask).sum(2) / mask.sum(2).clamp_min(1)                     # (B, C)
+        if self.pool == "meanmax":
+            pooled = torch.cat([pooled, h.masked_fill(mask == 0, -1e4).amax(2)], 1)  # (B, 2C)
         return self.out(pooled if c is None else torch.cat([pooled, c], 1))
 
 
@@ -104,22 +108,26 @@ class GRUDecoder(nn.Module):
         """(B, latent_dim) -> token ids (B, <= max_len + 1), the most likely token at each step, until every row has
         written <eos> (rows that finished early are padded); a row still going after max_len words gets its <eos>."""
         code = self._code(z, c)
+        B = z.shape[0]
         h = torch.tanh(self.init(code))[None]                                      # (1, B, H)
-        tok = torch.full((z.shape[0],), BOS, dtype=torch.long, device=z.device)
-        done = torch.zeros(z.shape[0], dtype=torch.bool, device=z.device)
-        out = []
-        for _ in range(max_len + 1):
+        tok = torch.full((B,), BOS, dtype=torch.long, device=z.device)
+        live = torch.arange(B, device=z.device)        # the rows still writing: only they are stepped
+        out = torch.full((B, max_len + 1), PAD, dtype=torch.long, device=z.device)
+        for t in range(max_len + 1):
             x = torch.cat([embed(tok), code], 1)[:, None, :]
             o, h = self.gru(x, h)
             logits = self.logits_of(o[:, 0], embed)
             logits[:, PAD] = logits[:, BOS] = -float("inf")                         # never written mid-sentence
-            tok = logits.argmax(1).masked_fill(done, PAD)
-            out.append(tok)
-            done |= tok == EOS
-            if done.all():
+            tok = logits.argmax(1)
+            if t == max_len:
+                tok = torch.full_like(tok, EOS)                                     # at most max_len words
+            out[live, t] = tok
+            going = tok != EOS
+            if not going.any():
                 break
-        if len(out) == max_len + 1:
-            out[-1] = torch.full_like(tok, EOS).masked_fill(out[-1] == PAD, PAD)   # at most max_len words
+            if not going.all():
+                live, tok, code, h = live[going], tok[going], code[going], h[:, going]
+        return out[:, :t + 1]
         return torch.stack(out, 1)
 
 
@@ -176,6 +184,9 @@ class TextModel(CodeAndClasses, nn.Module):
         cond = config.num_classes if self.conditional else 0
         self.encoder = GatedConvEncoder(config, 2 * config.latent_dim, cond) if self.has_latent else None
         self.decoder = DECODERS[config.decoder](config, cond)
+        # The bag-of-words head (Zhao et al. 2017): z alone predicts which tokens the sentence holds, so z must
+        # carry its content words rather than leave them to the autoregressive decoder. Used only in training.
+        self.bow = nn.Linear(config.latent_dim + cond, config.vocab_size) if config.bow and self.has_latent else None
         self.tokenizer = None          # a training.tokenizer.TextTokenizer; load_model and training attach it
 
     # -- what the explorer reads -----------------------------------------------------------------------------
