@@ -129,7 +129,7 @@ def _train(tmp_path, name, epochs=2, free_bits=0.0, data=None, resume=False, **k
     from training.train import train
     data = data or corpus()
     mcfg = TextModelConfig(kind=kw.pop("kind", "vae"), **{**TINY, **kw.pop("model", {})})
-    tcfg = TrainConfig(dataset="text-file", epochs=epochs, batch_size=32, lr=3e-3, weight_decay=0.0,
+    tcfg = TrainConfig(dataset="text-file", epochs=epochs, batch_size=32, lr=kw.pop("lr", 3e-3), weight_decay=0.0,
                        free_bits=free_bits, word_dropout=0.3, tokenizer=kw.pop("tokenizer", "word"),
                        vocab_size=200, history_test_images=100, **kw)
     return train(mcfg, tcfg, tmp_path / name, data=data, progress=False, log=lambda *a: None)
@@ -204,9 +204,13 @@ def test_the_command_line_trains_evaluates_and_maps_a_text_file(tmp_path, capsys
     assert code == 0
     metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
     for key in ("neg_elbo", "kl", "active_units", "greedy_token_accuracy", "knn5_accuracy", "tfidf_knn5_accuracy",
-                "sample_distinct", "sample_copies", "sample_no_repeated_word", "map_knn5_pca", "perplexity_bound"):
+                "sample_distinct", "sample_copies", "sample_no_repeated_word", "map_knn5_pca", "perplexity_bound",
+                "kl_per_dim", "elbo_class_accuracy", "sample_class_agreement", "tfidf_classifier_test_accuracy"):
         assert key in metrics, key
     assert metrics["neg_elbo"] == pytest.approx(metrics["recon"] + metrics["kl"])
+    assert len(metrics["kl_per_dim"]) == 4 and sum(metrics["kl_per_dim"]) == pytest.approx(metrics["kl"], rel=0.02)
+    assert 0 <= metrics["elbo_class_accuracy"] <= 1 and 0 <= metrics["sample_class_agreement"] <= 1
+    assert metrics["tfidf_classifier_test_accuracy"] > 0.9   # the nouns name the category: an easy judge here
     arrays = load_latent_map(tmp_path / "m")
     assert len(arrays["texts"]) == len(arrays["labels"]) == arrays["mu"].shape[0] == arrays["pca"].shape[0]
     assert set(arrays["categories"]) <= {"animal", "tool"}
@@ -221,8 +225,52 @@ def test_the_command_line_trains_evaluates_and_maps_a_text_file(tmp_path, capsys
     (["--dataset", "wordnet", "--kind", "gan"], "--modality text trains"),
     (["--dataset", "wordnet", "--gan-loss", "hinge"], "GAN setting"),
     (["--kind", "lm"], "text model kind"),
+    (["--bow-weight", "1"], "--bow-weight is a text model setting"),
 ])
 def test_the_command_line_refuses_mixed_image_and_text_settings(tmp_path, capsys, argv, words):
     from training.__main__ import main
     assert main(["train", "--out", str(tmp_path / "m"), *argv]) == 2
     assert words in capsys.readouterr().err
+
+
+def test_batched_greedy_decoding_equals_one_code_at_a_time():
+    """The GRU steps only the rows still writing; a batch must decode as each code alone does."""
+    model = tiny()
+    with torch.no_grad():
+        for p in model.decoder.parameters():
+            p.mul_(3.0)                      # untrained weights, scaled so that codes decode differently,
+        model.decoder.bias[EOS] += 4.0       # and an <eos> likely enough that sentences end at different steps
+    z = torch.randn(16, 4, generator=torch.Generator().manual_seed(0)) * 2
+    batch = model.decode_text(z)
+    assert batch == [model.decode_text(z[i:i + 1])[0] for i in range(16)]
+    assert len({len(s.split()) for s in batch}) > 1   # rows finished at different steps
+
+
+def test_the_bag_of_words_head_is_trained_and_leaves_the_elbo_alone(tmp_path):
+    """--bow-weight: z alone predicts the sentence's bag of words (Zhao et al. 2017). The loss adds exactly
+    bow_weight x that bag's negative log-likelihood, training lowers it below an untrained head's, and the
+    reported reconstruction and KL (the -ELBO) do not include it."""
+    import torch.nn.functional as F
+    data = corpus()
+    fresh = tiny(bow=True, enc_pool="meanmax")
+    model = _train(tmp_path, "bow", epochs=10, free_bits=1.0, bow_weight=1.0, lr=2e-2,
+                   model={"bow": True, "enc_pool": "meanmax"})
+    assert model.bow is not None and model.config.enc_pool == "meanmax"
+
+    def bag_nll(m):
+        ids, lengths = m.encode_batch(data.test.texts)
+        ids = ids[:, :int(lengths.max())]
+        with torch.no_grad():
+            mu = m.encode_ids(ids, lengths).mu
+            logp = F.log_softmax(m.bow(mu), 1)
+            words = torch.arange(ids.shape[1] - 1)[None] < (lengths - 1)[:, None]
+            return -(logp.gather(1, ids[:, 1:]) * words).sum(1).mean(), ids, lengths
+
+    before, _, _ = bag_nll(fresh)
+    after, ids, lengths = bag_nll(model)
+    assert after < 0.9 * before, (before, after)     # an untrained head stays where it began
+    with torch.no_grad():
+        plain = text_loss(model, ids, lengths, sample=False)
+        with_bow = text_loss(model, ids, lengths, sample=False, bow_weight=2.0)
+    assert torch.equal(plain.recon, with_bow.recon) and torch.equal(plain.kl, with_bow.kl)
+    assert float(with_bow.loss - plain.loss) == pytest.approx(2.0 * float(after), rel=1e-4)

@@ -31,7 +31,7 @@ GAN_MODEL_DEFAULTS = {"dense_batch_norm": True, "conv_channels": (64, 128), "con
 # against posterior collapse, no word dropout, a 4,000-token BPE tokenizer.
 TEXT_TRAIN_DEFAULTS = {"lr": 2e-3, "lr_min_ratio": 0.1, "weight_decay": 0.0, "gan_loss": "ns", "batch_size": 128,
                        "free_bits": 0.5, "word_dropout": 0.0, "tokenizer": "bpe", "vocab_size": 4000,
-                       "latent_dim": 32}
+                       "latent_dim": 32, "bow_weight": 0.0, "enc_pool": "mean"}
 TEXT_DATASETS = ("wordnet", "text-file")
 TOKENIZER_KINDS = ("bpe", "word", "char")
 
@@ -64,7 +64,7 @@ def _text_train_settings(args) -> dict:
         raise ConfigError(f"--gan-loss {args.gan_loss} is a GAN setting; a text model has no discriminator.")
     given = {"lr": args.lr, "lr_min_ratio": args.lr_min_ratio, "weight_decay": args.weight_decay,
              "batch_size": args.batch_size, "free_bits": args.free_bits, "word_dropout": args.word_dropout,
-             "tokenizer": args.tokenizer, "vocab_size": args.vocab_size}
+             "tokenizer": args.tokenizer, "vocab_size": args.vocab_size, "bow_weight": args.bow_weight}
     return {name: TEXT_TRAIN_DEFAULTS[name] if value is None else value for name, value in given.items()}
 
 
@@ -74,7 +74,8 @@ def _train_settings(args, kind: str) -> dict:
         raise ConfigError(f"--kind {kind} is a text model kind; add --modality text (and a text --dataset).")
     for flag, value in (("--free-bits", args.free_bits), ("--word-dropout", args.word_dropout),
                         ("--tokenizer", args.tokenizer), ("--vocab-size", args.vocab_size),
-                        ("--data-file", args.data_file), ("--decoder", args.decoder), ("--max-len", args.max_len)):
+                        ("--data-file", args.data_file), ("--decoder", args.decoder), ("--max-len", args.max_len),
+                        ("--bow-weight", args.bow_weight), ("--enc-pool", args.enc_pool)):
         if value is not None:
             raise ConfigError(f"{flag} is a text model setting; add --modality text, or drop {flag}.")
     adversarial = MODEL_KINDS[kind].adversarial
@@ -115,7 +116,9 @@ def _train(args) -> None:
     if text:
         mcfg = TextModelConfig(kind=kind, latent_dim=args.latent_dim or TEXT_TRAIN_DEFAULTS["latent_dim"],
                                num_classes=2 if kind == "cvae" else 0, decoder=args.decoder or "gru",
-                               max_len=args.max_len or TextModelConfig.max_len)
+                               max_len=args.max_len or TextModelConfig.max_len,
+                               enc_pool=args.enc_pool or TEXT_TRAIN_DEFAULTS["enc_pool"],
+                               bow=(TEXT_TRAIN_DEFAULTS["bow_weight"] if args.bow_weight is None else args.bow_weight) > 0)
     else:
         mcfg = ModelConfig(kind=kind, arch=args.arch, latent_dim=args.latent_dim or ModelConfig.latent_dim,
                            pixel_bias=args.pixel_bias,
@@ -231,6 +234,11 @@ def main(argv: list[str] | None = None) -> int:
                         f"{TEXT_TRAIN_DEFAULTS['free_bits']}; 0 = off, and the decoder learns to ignore z)")
     t.add_argument("--word-dropout", type=float,
                    help=f"text: share of the decoder's input words hidden (default {TEXT_TRAIN_DEFAULTS['word_dropout']})")
+    t.add_argument("--bow-weight", type=float,
+                   help="text: weight on predicting the sentence's bag of words from z alone (Zhao et al. 2017; "
+                        f"default {TEXT_TRAIN_DEFAULTS['bow_weight']}; 0 = off): z must carry the content words")
+    t.add_argument("--enc-pool", choices=("mean", "meanmax"),
+                   help=f"text: the encoder's pooling (default {TEXT_TRAIN_DEFAULTS['enc_pool']})")
     t.add_argument("--decoder", choices=TEXT_DECODERS,
                    help="text: gru (autoregressive, default) or positional (every position at once)")
     t.add_argument("--max-len", type=int,

@@ -138,6 +138,8 @@ class TextModelConfig:
     enc_kernel: int = 3
     decoder: str = "gru"              # "gru" (autoregressive) | "positional" (every position at once)
     dec_hidden: int = 256             # the GRU's state
+    enc_pool: str = "mean"            # "mean" | "meanmax": the masked mean of the convolutions, or it and the max
+    bow: bool = False                 # a bag-of-words head from z (Zhao et al. 2017), trained with TrainConfig.bow_weight
 
     def __post_init__(self):
         self.class_names = [str(c) for c in self.class_names]
@@ -158,6 +160,8 @@ class TextModelConfig:
             raise ConfigError(f"kind={self.kind!r} has no text model; use one of {', '.join(TEXT_KIND_NAMES)}.")
         if self.modality != "text":
             raise ConfigError(f"modality={self.modality!r}: a TextModelConfig is for modality 'text'.")
+        if self.enc_pool not in ("mean", "meanmax"):
+            raise ConfigError(f"enc_pool={self.enc_pool!r} is unknown; use 'mean' or 'meanmax'.")
         if self.decoder not in TEXT_DECODERS:
             raise ConfigError(f"decoder={self.decoder!r} is unknown; use one of {', '.join(TEXT_DECODERS)}.")
         if not isinstance(self.latent_dim, int) or not 1 <= self.latent_dim <= MAX_LATENT_DIM:
@@ -213,6 +217,7 @@ class TrainConfig:
     vocab_size: int = 4000            # the tokenizer's vocabulary, special tokens included
     free_bits: float = 0.0            # nats per latent dimension the KL term does not push below (Kingma et al. 2016)
     word_dropout: float = 0.0         # share of the decoder's input words replaced by <unk> while training
+    bow_weight: float = 0.0           # text: weight on predicting the sentence's bag of words from z (needs bow)
 
     def validate(self, kind: str | None = None) -> None:
         """Raise ConfigError for a value that cannot work; kind (the model's) checks the cvae-only settings."""
@@ -248,6 +253,8 @@ class TrainConfig:
                                       f"term or encoder. Drop --{name.replace('_', '-')}.")
         if not self.free_bits >= 0:
             raise ConfigError(f"free_bits={self.free_bits} must be >= 0 (nats per latent dimension; 0 turns it off).")
+        if not self.bow_weight >= 0:
+            raise ConfigError(f"bow_weight={self.bow_weight} must be >= 0 (0 turns the bag-of-words loss off).")
         if not 0 <= self.word_dropout < 1:
             raise ConfigError(f"word_dropout={self.word_dropout} must be in [0, 1).")
         if self.precision not in PRECISIONS:

@@ -2,7 +2,7 @@
 
 Per batch of sentences: encode, draw z, decode with word dropout, and minimise
 
-    loss = recon + beta * sum_j max(free_bits, mean_batch KL_j)
+    loss = recon + beta * sum_j max(free_bits, mean_batch KL_j) [+ bow_weight * bag-of-words NLL from z]
 
 recon is the cross-entropy of every real token after <bos> (words and <eos>), summed per sentence: nats per
 sentence. KL_j is dimension j's KL from N(0, I). Free bits (Kingma et al. 2016) stop the KL term pushing a dimension
@@ -49,7 +49,8 @@ def targets_mask(model: TextModel, ids: torch.Tensor, lengths: torch.Tensor) -> 
 
 
 def text_loss(model: TextModel, ids: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor | None = None, *,
-              beta: float = 1.0, free_bits: float = 0.0, word_dropout: float = 0.0, sample: bool = True,
+              beta: float = 1.0, free_bits: float = 0.0, word_dropout: float = 0.0, bow_weight: float = 0.0,
+              sample: bool = True,
               generator: torch.Generator | None = None, count_correct: bool = False) -> TextLoss:
     """The loss of a batch (see the module's docstring); count_correct also counts the teacher-forced argmax
     hits (an evaluation figure: a tenth of a training step's time, so training leaves it out)."""
@@ -66,7 +67,13 @@ def text_loss(model: TextModel, ids: torch.Tensor, lengths: torch.Tensor, y: tor
     kl_bd = 0.5 * (out.mu.pow(2) + out.logvar.exp() - 1 - out.logvar)                     # (B, D)
     kl_per_dim = kl_bd.mean(0)
     kl_term = kl_per_dim.clamp_min(free_bits).sum() if free_bits > 0 else kl_per_dim.sum()
-    return TextLoss(recon + beta * kl_term, recon, kl_per_dim.sum(), kl_per_dim, mask.sum(1).float().mean(), correct)
+    loss = recon + beta * kl_term
+    if bow_weight > 0 and model.bow is not None:
+        code = out.z if y is None or not model.conditional else torch.cat([out.z, model._condition(y, len(ids), ids.device)], 1)
+        logp = F.log_softmax(model.bow(code).float(), 1)                                      # (B, vocab)
+        words = length_mask(lengths - 1, target.shape[1])                                      # words and <eos>
+        loss = loss + bow_weight * -(logp.gather(1, target) * words).sum(1).mean()
+    return TextLoss(loss, recon, kl_per_dim.sum(), kl_per_dim, mask.sum(1).float().mean(), correct)
 
 
 @torch.no_grad()
@@ -175,7 +182,7 @@ def train_text(model_cfg: TextModelConfig, cfg: TrainConfig, out: Path, data, de
             y = labels[idx] if model.conditional else None
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
                 t = text_loss(model, ids[idx], lengths[idx], y, beta=beta, free_bits=cfg.free_bits,
-                              word_dropout=cfg.word_dropout, generator=drop_gen)
+                              word_dropout=cfg.word_dropout, bow_weight=cfg.bow_weight, generator=drop_gen)
             if not torch.isfinite(t.loss):
                 raise TrainingDiverged(
                     f"loss became {t.loss.item()} at epoch {epoch + 1}, batch {b + 1}; training stopped. "
