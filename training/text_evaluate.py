@@ -4,6 +4,10 @@
     build_text_map(model, data.test)  -> arrays for latent_map.npz: texts, headwords, categories, labels, mu, 2-D maps
     tfidf_knn5(data)                  -> the TF-IDF + 5-NN category accuracy, the reference for the codes' 5-NN
     sample_figures(model, data)       -> distinct / copied / repeated-word shares of 500 prior samples
+    kl_per_dim(model, texts)          -> each latent dimension's average KL (the traversal grid's row order)
+    elbo_class_accuracy, sample_class_agreement
+                                      -> a text CVAE: the category read back by -ELBO ranking, and the share of
+                                         its samples for a category that a TF-IDF classifier labels so
 
 The -ELBO uses one z per sentence and the true KL; the perplexity bound is exp(-ELBO / predicted tokens), tokens
 being the words and <eos> of the tokenizer. Greedy reconstruction decodes each test sentence's posterior mean and
@@ -44,6 +48,20 @@ def encode_texts(model: TextModel, texts: list[str], labels: torch.Tensor | None
 
 
 @torch.inference_mode()
+def kl_per_dim(model: TextModel, texts: list[str], labels: torch.Tensor | None = None,
+               batch_size: int = 1000) -> list[float]:
+    """The average KL(q(z | x) || N(0, I)) of each latent dimension over the sentences, in nats: what the
+    explorer's traversal grid orders its rows by (read from metrics.json rather than re-encoded at run time)."""
+    total = torch.zeros(model.latent_dim, dtype=torch.float64)
+    for i in range(0, len(texts), batch_size):
+        ids, lengths = _ids(model, texts[i:i + batch_size])
+        y = labels[i:i + batch_size] if model.conditional else None
+        mu, logvar = model.encode_ids(ids[:, :int(lengths.max())], lengths, y)
+        total += (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).double().sum(0).cpu()
+    return (total / max(len(texts), 1)).tolist()
+
+
+@torch.inference_mode()
 def greedy_reconstruction(model: TextModel, texts: list[str], labels: torch.Tensor | None = None,
                           batch_size: int = 1000) -> dict:
     """Token accuracy and exact matches of greedy decodes of the posterior means, against the tokenised input."""
@@ -77,6 +95,47 @@ def tfidf_knn5(data, max_train: int | None = None) -> float:
     labels = data.train.labels[:len(texts)].numpy()
     vec = TfidfVectorizer(sublinear_tf=True).fit(texts)
     return _knn5(vec.transform(texts), labels, vec.transform(data.test.texts), data.test.labels.numpy(), "cosine")
+
+
+@torch.inference_mode()
+def elbo_class_accuracy(model: TextModel, texts: list[str], labels: torch.Tensor, batch_size: int = 100) -> float:
+    """A text CVAE as a classifier: each sentence encoded and decoded (teacher forced, at the posterior mean) as
+    every category, the category of the lowest -ELBO its guess; the share of guesses that are its true category."""
+    from .text_train import targets_mask
+    C, right = model.num_classes, 0
+    for i in range(0, len(texts), batch_size):
+        ids, lengths = _ids(model, texts[i:i + batch_size])
+        ids = ids[:, :int(lengths.max())]
+        B = len(ids)
+        rep_ids, rep_len = ids.repeat_interleave(C, 0), lengths.repeat_interleave(C, 0)
+        y = torch.arange(C, device=ids.device).repeat(B)
+        out = model(rep_ids, rep_len, y, sample=False)
+        target, mask = targets_mask(model, rep_ids, rep_len)
+        ce = torch.nn.functional.cross_entropy(out.logits.float().transpose(1, 2), target, reduction="none")
+        kl = 0.5 * (out.mu.pow(2) + out.logvar.exp() - 1 - out.logvar)
+        neg_elbo = ((ce * mask).sum(1) + kl.sum(1)).reshape(B, C)
+        right += int((neg_elbo.argmin(1).cpu() == labels[i:i + batch_size]).sum())
+    return right / max(len(texts), 1)
+
+
+def sample_class_agreement(model: TextModel, data, per_class: int = 100, seed: int = 0) -> dict:
+    """How a text CVAE generates a chosen category: per_class prior samples decoded as each category, labelled by a
+    TF-IDF + logistic-regression classifier fit on the training sentences (an independent judge). Returns the share
+    labelled as the category they were decoded as, and the same classifier's accuracy on the real test sentences
+    (its own ceiling)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    vec = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2).fit(data.train.texts)
+    clf = LogisticRegression(max_iter=1000, C=4.0).fit(vec.transform(data.train.texts), data.train.labels.numpy())
+    real = float((clf.predict(vec.transform(data.test.texts)) == data.test.labels.numpy()).mean())
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(model.num_classes).repeat_interleave(per_class)
+    texts = model.decode_text(torch.randn(len(y), model.latent_dim, generator=g), y)
+    hits = clf.predict(vec.transform(texts)) == y.numpy()
+    per = {model.class_names[c] if c < len(model.class_names) else str(c): float(hits[y.numpy() == c].mean())
+           for c in range(model.num_classes)}
+    return {"sample_class_agreement": float(hits.mean()), "sample_class_agreement_per_class": per,
+            "tfidf_classifier_test_accuracy": real}
 
 
 def knn5_leave_one_out(points: np.ndarray, labels: np.ndarray) -> float:
@@ -121,9 +180,13 @@ def evaluate_text(model: TextModel, data, *, seed: int = 0, log=print, with_refe
         m.update(greedy_token_accuracy=rec["token_accuracy"], exact_reconstructions=rec["exact"])
         mu_train = encode_texts(model, data.train.texts, data.train.labels)
         mu_test = encode_texts(model, data.test.texts, data.test.labels)
+        m["kl_per_dim"] = kl_per_dim(model, data.test.texts, data.test.labels)
         m["knn5_accuracy"] = _knn5(mu_train.numpy(), data.train.labels.numpy(), mu_test.numpy(),
                                    data.test.labels.numpy())
         m.update({f"sample_{k}": v for k, v in sample_figures(model, data, seed=seed).items()})
+        if model.conditional:   # the category: read back from a sentence (-ELBO ranking), and written by samples
+            m["elbo_class_accuracy"] = elbo_class_accuracy(model, data.test.texts[:1000], data.test.labels[:1000])
+            m.update(sample_class_agreement(model, data, seed=seed))
     if with_reference:
         m["tfidf_knn5_accuracy"] = tfidf_knn5(data)
     m["seconds"] = round(time.time() - t0, 1)
@@ -197,6 +260,9 @@ CARD_FIGURES = [
     ("sample_distinct", "500 prior samples: distinct", "{:.1%}"),
     ("sample_copies", "500 prior samples: copies of a training sentence", "{:.1%}"),
     ("sample_no_repeated_word", "500 prior samples: no immediately repeated word", "{:.1%}"),
+    ("elbo_class_accuracy", "category read back by -ELBO ranking (1,000 test definitions)", "{:.1%}"),
+    ("sample_class_agreement", "samples decoded as a category that a TF-IDF classifier labels so", "{:.1%}"),
+    ("tfidf_classifier_test_accuracy", "that classifier on the real test definitions (its ceiling)", "{:.1%}"),
 ]
 
 
