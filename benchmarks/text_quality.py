@@ -50,9 +50,15 @@ def lm_reference(model_folder: Path, data, cache: Path, *, epochs: int | None = 
     t = {**cfg["train"]}
     if epochs is not None:
         t["epochs"] = epochs
-    m = {k: v for k, v in cfg["model"].items() if k not in ("num_classes", "class_names")}
+    # An LM has no encoder and no code: the encoder's settings and the bag-of-words head are not part of it.
+    m = {k: v for k, v in cfg["model"].items()
+         if k not in ("num_classes", "class_names", "enc_pool", "bow") and not k.startswith("enc_")}
     m["kind"] = "lm"
     t.update(free_bits=0.0, kl_warmup_epochs=0, beta=1.0, word_dropout=0.0)   # no code: nothing to protect
+    t.pop("bow_weight", None)
+    from training.train import bf16_is_native, pick_device
+    if t.get("precision") == "bf16" and not bf16_is_native(pick_device(t.get("device", "auto"))):
+        t["precision"] = "fp32"   # as build-assets does: emulated bf16 is slower, and fp32 is within run-to-run noise
     key = json.dumps({"model": m, "train": {k: v for k, v in t.items() if k != "device"}}, sort_keys=True)
     import hashlib
     folder = cache / f"lm-{hashlib.sha256(key.encode()).hexdigest()[:10]}"

@@ -5,12 +5,14 @@
     python benchmarks/tools_latency.py --no-app               # only the plain functions, no server
     python benchmarks/tools_latency.py --gan assets/mnist-gan    # and a GAN: compare with four models, its traversal
     python benchmarks/tools_latency.py --fake --gan fake         # the same on tiny synthetic models
+    python benchmarks/tools_latency.py -k wordnet                # only the text model's actions (wordnet-vae, -cvae)
 
 Each action is timed twice:
   direct   the plain function (explorer.tools) called in this process, after one warm-up call
   api      the same action through the live app: `python app.py` started by explorer.testing.apphost.AppServer, called
            with gradio_client on its named endpoint (HTTP + queue + PNG files included)
-and the table gives median and p95 in ms per action, and the median CPU time per action ("cpu ms": this process's
+and the table gives median and p95 in ms per action (its first api line is the reference: a bare Gradio endpoint in
+this process answering with a ready image, in the same run), and the median CPU time per action ("cpu ms": this process's
 for a direct call; the server's, from /proc/PID/stat, plus this client's for an api call). Target: every action
 answers within 500 ms on the 2-core machine; a traversal grid of up to 32x9 images counts as one action. A script
 that prints figures, not a pass/fail test. Wall times are distorted while other jobs use the CPU (say so when you
@@ -221,7 +223,66 @@ def gan_cases(ctx) -> list[Case]:
     return cases
 
 
-CASE_BUILDERS = [latent_cases, page_cases, gan_cases]
+def text_cases(ctx) -> list[Case]:
+    """A text model (default assets/wordnet-vae; with --text-cvae a text CVAE too): every text action, the plain
+    function and the live app's endpoint. Its traversal grid is 32 dimensions x 9 greedy sentences in one batch."""
+    if ctx.text is None:
+        return []
+    from explorer.tools import arithmetic, dynamics, export, interpolation, neighbours, traversal, typed_text
+
+    reg, text, tc = ctx.registry, ctx.text, ctx.text_cvae
+    lt = reg.get(text)
+    d = lt.latent_dim
+    zt = [0.5] * d
+    sentence = "a small animal that lives in trees"
+    cases = [
+        Case(f"decode {text}", "direct", lambda: lt.backend.decode([zt])),
+        Case(f"interpolate {text} 8 linear", "direct", lambda: interpolation.interpolate(lt, 0, 1, 8, "linear")),
+        Case(f"interpolate {text} 32 slerp", "direct", lambda: interpolation.interpolate(lt, 0, 1, 32, "slerp")),
+        Case(f"traverse {text} {d}x9 +table", "direct",
+             lambda: traversal.traversal_text(traversal.traverse(lt, zt))),
+        Case(f"neighbours {text} k=8", "direct", lambda: neighbours.nearest_neighbours(lt, zt)),
+        Case(f"arithmetic {text} (towards class 2)", "direct", lambda: arithmetic.move_towards(lt, zt, 0, 2, 1.0)),
+        Case(f"encode typed text {text}", "direct", lambda: typed_text.encode_text(reg, text, sentence)),
+        Case(f"training dynamics {text}", "direct",
+             lambda: [f(dynamics.training_history(reg, text)) for f in (dynamics.history_figure, dynamics.kl_figure)]),
+        Case(f"map CSV {text}", "direct", lambda: export.export_map_csv(reg, text)),
+    ]
+    if tc is not None:
+        cases += [
+            Case(f"encode typed text {tc} (+10-class rank)", "direct", lambda: typed_text.encode_text(reg, tc, sentence)),
+            Case(f"generate_dataset {tc} 10x100 CSV", "direct", lambda: export.generate_dataset(reg, tc, 100)),
+        ]
+    c = ctx.client
+    if c is not None:
+        cases += [
+            Case(f"/decode {text}", "api", lambda: c.predict(model=text, z=zt, label=-1, api_name="/decode")),
+            Case(f"/reconstruct {text}", "api", lambda: c.predict(model=text, index=7, api_name="/reconstruct")),
+            Case(f"/interpolate {text} 8 linear", "api",
+                 lambda: c.predict(model=text, index_a=0, index_b=1, steps=8, mode="linear", api_name="/interpolate")),
+            Case(f"/interpolate {text} 32 slerp", "api",
+                 lambda: c.predict(model=text, index_a=0, index_b=1, steps=32, mode="slerp", api_name="/interpolate")),
+            Case(f"/traverse {text} {d}x9", "api", lambda: c.predict(model=text, z=zt, label=-1, api_name="/traverse")),
+            Case(f"/neighbours {text} k=8", "api", lambda: c.predict(model=text, z=zt, api_name="/neighbours")),
+            Case(f"/move_towards {text}", "api",
+                 lambda: c.predict(model=text, z=zt, from_class=0, to_class=2, strength=1.0, api_name="/move_towards")),
+            Case(f"/encode_text {text}", "api", lambda: c.predict(model=text, text=sentence, api_name="/encode_text")),
+            Case(f"/training_history {text}", "api", lambda: c.predict(model=text, api_name="/training_history")),
+            Case(f"/export_map_csv {text}", "api", lambda: c.predict(model=text, api_name="/export_map_csv")),
+        ]
+        if tc is not None:
+            cases += [
+                Case(f"/encode_text {tc}", "api", lambda: c.predict(model=tc, text=sentence, api_name="/encode_text")),
+                Case(f"/traverse {tc} 32x9", "api",
+                     lambda: c.predict(model=tc, z=[0.5] * reg.get(tc).latent_dim, label=2, api_name="/traverse")),
+                Case(f"/generate_text_dataset {tc} 10x100", "api",
+                     lambda: c.predict(model=tc, per_class=100, seed=0, format="csv",
+                                       api_name="/generate_text_dataset")),
+            ]
+    return cases
+
+
+CASE_BUILDERS = [latent_cases, page_cases, gan_cases, text_cases]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -271,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fake", action="store_true", help="tiny synthetic models instead of the shipped assets")
     p.add_argument("--gan", metavar="DIR", help="a GAN model folder of the same dataset to add (e.g. assets/mnist-gan; "
                    "'fake': a synthetic one, with --fake)")
+    p.add_argument("--text", help="a text model to time (default: wordnet-vae when assets/ has it)")
+    p.add_argument("--text-cvae", help="a text CVAE to time as well (default: wordnet-cvae when assets/ has it)")
     p.add_argument("-k", default="", help="only cases whose name contains this text")
     args = p.parse_args(argv)
 
@@ -296,15 +359,26 @@ def main(argv: list[str] | None = None) -> int:
     names = registry.names()
     gan = (registry.info(registry.default).name if extra else pick(names, None, "gan")) if args.gan else None
     ctx = SimpleNamespace(registry=registry, vae=pick(names, args.model, "vae"), cvae=pick(names, args.cvae, "cvae"),
-                          ae=pick(names, args.ae, "ae"), gan=gan, client=None, big=ModelRegistry([big]))
-    server = None
+                          ae=pick(names, args.ae, "ae"), gan=gan, client=None, big=ModelRegistry([big]),
+                          text=args.text or ("wordnet-vae" if "wordnet-vae" in names else None),
+                          text_cvae=args.text_cvae or ("wordnet-cvae" if "wordnet-cvae" in names else None))
+    server = bare = None
     try:
         if not args.no_app:
             from gradio_client import Client
             server = AppServer(env={"EXPLORER_ASSETS_DIR": str(assets)},
                                args=[a for d in extra for a in ("--model-dir", str(d))])
             ctx.client = Client(server.url, verbose=False)
-        cases = [c for build in CASE_BUILDERS for c in build(ctx) if args.k in c.name]
+            # The reference, in the same run: a bare Gradio endpoint in this process answering with a ready image
+            # (benchmarks/gan_latency.py), the floor an API call through gradio_client sets on this machine.
+            from gan_latency import bare_reference
+            bare, bare_url = bare_reference()
+            ref = Client(bare_url, verbose=False)
+            reference = [Case("bare Gradio endpoint: a ready image (reference)", "api",
+                              lambda: ref.predict([0.0], api_name="/ready"))]
+        else:
+            bare, reference = None, []
+        cases = reference + [c for build in CASE_BUILDERS for c in build(ctx) if args.k in c.name]
         print(f"{'action':<48} {'how':<7} {'median ms':>10} {'p95 ms':>8} {'cpu ms':>7}  (n={args.repeats}, "
               "target <= 500 ms)")
         for case in cases:
@@ -319,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if server is not None:
             server.stop()
+        if bare is not None:
+            bare.close()
         tmp.cleanup()
     return 0
 
