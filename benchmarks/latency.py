@@ -33,6 +33,7 @@ ARM = """([target, start]) => {
   const box = document.querySelector('#' + target);
   const im0 = box.querySelector('img'), live0 = box.querySelector('canvas.xp-live');
   const before = im0 ? im0.src : null, drawnBefore = live0 ? live0.dataset.drawn : null;
+  const text0 = box.querySelector('.xp-sentence'), textBefore = text0 ? text0.textContent : null;
   window.__xpT0 = null;
   if (start) document.addEventListener(start, () => { if (window.__xpT0 === null) window.__xpT0 = performance.now(); },
                                        {once: true, capture: true});
@@ -46,13 +47,20 @@ ARM = """([target, start]) => {
       // the page's own decode: the canvas over the image holds the new pixels (painted in this frame)
       const live = box.querySelector('canvas.xp-live');
       if (live && live.dataset.drawn !== drawnBefore && live.offsetParent !== null) { obs.disconnect(); paint(); return; }
+      // a text model: the sentence shown large has new words (in the DOM now, painted in this frame)
+      const sent = box.querySelector('.xp-sentence');
+      if (sent && !box.querySelector('img')) {
+        if (sent.textContent === textBefore) return;
+        obs.disconnect(); paint(); return;
+      }
       const im = box.querySelector('img');
       if (!im || im.src === before) return;
       obs.disconnect();
       if (im.complete && im.naturalWidth > 0) paint(); else im.addEventListener('load', paint, {once: true});
     };
     const obs = new MutationObserver(check);
-    obs.observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ['src', 'data-drawn']});
+    obs.observe(box, {subtree: true, childList: true, characterData: true, attributes: true,
+                      attributeFilter: ['src', 'data-drawn']});
   });
 }"""
 

@@ -88,7 +88,8 @@ def test_the_text_backend_decodes_encodes_and_samples(registry):
     assert kl.shape == (D,) and (kl >= 0).all()
     assert loaded.browser_decoder == {"reason": loaded.browser_decoder["reason"]}  # never the ONNX decoder
     from explorer.ui.browser_decode import page_decoder
-    assert "reason" in page_decoder("text-vae", loaded)
+    spec = page_decoder("text-vae", loaded)   # the page's own GRU decoder (static/text_decoder.js)
+    assert spec.get("kind") == "text" and "reason" not in spec, spec
 
 
 def test_the_text_cvae_ranks_categories_and_decodes_as_each(registry):

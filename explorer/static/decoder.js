@@ -1,23 +1,33 @@
-// Body of gr.HTML(js_on_load=...) for #decode-mode: decodes every slider move in the page, with onnxruntime-web
-// (WebAssembly) running the model's exported decoder (decoder.onnx, see explorer/ui/browser_decode.py), so a move
-// needs no round trip to the server. Gradio provides: element, props, watch.
+// Body of gr.HTML(js_on_load=...) for #decode-mode: decodes every slider move in the page, so a move needs no
+// round trip to the server (see explorer/ui/browser_decode.py). Gradio provides: element, props, watch.
+// Two engines, one slider handling:
+// - an image model: onnxruntime-web (WebAssembly) runs the model's exported decoder (decoder.onnx);
+// - a text model (a text VAE / CVAE): static/text_decoder.js, prepended to this file in the page
+//   (window.__xpTextDecoder), runs its greedy GRU decoder in plain JavaScript on text_decoder.safetensors
+//   (explorer/backends/browser_text_decoder.py) and writes the sentence as the server's tokenizer does.
 //
-// props.decoder : {model, url, latent_dim, num_classes, shape: [H, W], sha256, pca_mean, pca_components}, or
-//                 {model, reason} when this model is decoded on the server (no exported decoder, not an image model)
+// props.decoder : image: {model, url, latent_dim, num_classes, shape: [H, W], sha256, pca_mean, pca_components};
+//                 text:  {model, kind: "text", url, sha256, latent_dim, num_classes, empty, probes, pca_mean,
+//                         pca_components}, probes: [{z, label, text}] the server's sentences for a few z, which the
+//                         page's decoder must reproduce before it is used; empty: the text shown for an empty sentence;
+//                 {model, reason} when this model is decoded on the server (no usable decoder file, ...)
 // props.runtime : {module, wasm}: the URLs of the vendored onnxruntime-web files (explorer/static/vendor)
 //
 // How a move is handled, in "browser" mode:
 // - a capturing listener on the document takes the slider's own `input` event before Gradio's handler sees it
-//   (so no request is sent), decodes the sliders' z in the page and sets #decoded-image's <img> src to a PNG data
-//   URL of the 28x28 canvas (CSS upscales it, pixelated), and shows the same pixels at once in a canvas laid
-//   over it; a conditional model's class row is decoded in the same
-//   run; on the PCA map the current-z marker moves too (z projected with the stored PCA basis);
+//   (so no request is sent) and decodes the sliders' z in the page: an image model's 28x28 picture goes into
+//   #decoded-image's <img> src (a PNG data URL; CSS upscales it, pixelated) and at once into a canvas laid over it;
+//   a text model's sentence goes into #decoded-image .xp-sentence; a conditional model's class row is decoded once
+//   the sliders rest; on the PCA map the current-z marker moves too (z projected with the stored PCA basis);
 // - decodes are coalesced: while one runs, only the newest z is kept for the next;
 // - on release (the range's `change`; for keys, once they stop for SYNC_MS) the last move is handed to Gradio
 //   as an ordinary input event, so the server learns the final z (its slider values, the map marker on t-SNE or
-//   UMAP, the tools) with one request.
-// In "server" mode (no WebAssembly, no exported decoder, a decoder that fails to load) nothing is intercepted: the
-// page decodes on the server as before, and the line in #decode-mode says why.
+//   UMAP, the tools) with one request;
+// - a text CVAE: a new class in the class picker is decoded in the page at once too (the server, which also hears
+//   the change, answers with the same sentence and marks the class in the row).
+// In "server" mode (no WebAssembly for an image model, no usable decoder file, a decoder that fails to load or
+// disagrees with the server) nothing is intercepted: the page decodes on the server as before, and the line in
+// #decode-mode says why.
 (function () {
   const ROW_IDLE_MS = 120;    // a conditional model's class row is redrawn once the sliders rest this long
   const SYNC_MS = 200;          // keys: hand the final z to the server once they have paused this long
@@ -25,11 +35,11 @@
     mode: "server", reason: "starting", model: null, runs: 0, lastMs: null, syncs: 0,
   };
   let runtime = null;           // Promise of the ort module, loaded once
-  const sessions = new Map();   // url + sha -> Promise of an InferenceSession
-  let cur = null;               // {model, session, D, C, H, W, pca_mean, pca_components} in browser mode
+  const sessions = new Map();   // url + sha -> Promise of an InferenceSession (image) or a parsed model (text)
+  let cur = null;               // in browser mode: {kind, engine, model, D, C, pca_mean, pca_components, ...}
   let busy = false, again = false, passing = false;      // a decode running; another wanted; our own event
   let rowGen = 0, rowTimer = null, syncTimer = null;
-  let lastMove = -1e9, ownSrc = null;
+  let lastMove = -1e9, ownSrc = null, ownNode = null, ownText = null;
   const dirty = new Set();      // sliders moved in the page whose values the server has not been given yet
   const canvas = document.createElement("canvas");
   const ctx2d = canvas.getContext("2d");
@@ -47,6 +57,9 @@
     line("Decoding on the server: " + reason, "server");
   }
 
+  function oneLine(e) { return String((e && e.message) || e).split("\n")[0].slice(0, 200); }
+
+  // ---- the image engine: onnxruntime-web running decoder.onnx ------------------------------------------------
   function loadRuntime() {
     if (runtime) return runtime;
     const r = props.runtime;
@@ -70,80 +83,14 @@
     return runtime;
   }
 
-  async function session(d) {
+  function cached(d, make) {
     const key = d.url + "#" + d.sha256;
     if (!sessions.has(key)) {
-      const p = (async () => {
-        const ort = await loadRuntime();
-        const res = await fetch(d.url);
-        if (!res.ok) throw new Error("its file answered HTTP " + res.status);
-        const s = await ort.InferenceSession.create(new Uint8Array(await res.arrayBuffer()),
-                                                    { executionProviders: ["wasm"] });
-        return { ort, s };
-      })();
+      const p = make();
       sessions.set(key, p);
       p.catch(() => sessions.delete(key));
     }
     return sessions.get(key);
-  }
-
-  async function setup() {
-    const d = props.decoder;
-    if (!d || !d.model) return;
-    st.model = d.model;
-    if (d.reason) { server(d.reason); return; }
-    if (typeof WebAssembly === "undefined" || typeof DecompressionStream === "undefined") {
-      server("this browser has no WebAssembly, which the in-page decoder needs.");
-      return;
-    }
-    line("Loading the decoder into the page…", "loading");
-    st.mode = "loading";
-    cur = null;
-    try {
-      const { ort, s } = await session(d);
-      if (!props.decoder || props.decoder.model !== d.model || props.decoder.url !== d.url) return;  // moved on
-      const c = { model: d.model, ort, session: s, D: d.latent_dim, C: d.num_classes || 0,
-                  H: d.shape[0], W: d.shape[1], pca_mean: d.pca_mean, pca_components: d.pca_components };
-      // A decoder whose input does not fit this model fails here, before any slider move relies on it.
-      const out = await run(c, new Float32Array(c.D), c.C ? [0] : null);
-      if (out.length !== c.H * c.W) throw new Error(`it returned ${out.length} values, not ${c.H}x${c.W}`);
-      cur = c;
-      st.mode = "browser";
-      st.reason = null;
-      line("Decoding in your browser (onnxruntime-web, WebAssembly): the sliders need no round trip.", "browser");
-    } catch (e) {
-      const msg = String((e && e.message) || e).split("\n")[0].slice(0, 200);
-      server(`the exported decoder of ${d.model} could not run in the page (${msg}). ` +
-             "Re-export it with `python -m training export-decoder <folder>`.");
-    }
-  }
-
-  // One forward pass: `labels` null (unconditional) or a list of class ids, one output row each (same z).
-  async function run(c, z, labels) {
-    const n = labels ? labels.length : 1;
-    const zs = new Float32Array(n * c.D);
-    for (let i = 0; i < n; i++) zs.set(z, i * c.D);
-    const feeds = { z: new c.ort.Tensor("float32", zs, [n, c.D]) };
-    if (labels) feeds.label = new c.ort.Tensor("int64", BigInt64Array.from(labels.map(BigInt)), [n]);
-    const out = await c.session.run(feeds);
-    return out.image.data;
-  }
-
-  function readZ(c) {
-    const z = new Float32Array(c.D);
-    for (let i = 0; i < c.D; i++) {
-      const el = document.querySelector("#z-" + i + " input[type=range]");
-      const v = el ? Number(el.value) : 0;
-      z[i] = Number.isFinite(v) ? v : 0;
-    }
-    return z;
-  }
-
-  function readLabel(c) {
-    if (!c.C) return null;
-    const radios = Array.from(document.querySelectorAll("#class-picker input[type=radio]"));
-    const k = radios.findIndex((x) => x.checked);
-    return k >= 0 && k < c.C ? k : 0;
   }
 
   function dataUrl(c, px, offset) {
@@ -165,7 +112,7 @@
   // The <img> keeps the src of every new image (tests, embedders, the download link read it), but a data: URL is
   // decoded asynchronously, so a pointer move (dispatched at the start of a frame) would reach the screen one
   // frame later. A canvas with the same pixels, laid over the image, is painted in the very frame of the move.
-  function show(im) {
+  function showLive(im) {
     let live = im.parentElement.querySelector("canvas.xp-live");
     if (!live) {
       live = document.createElement("canvas");
@@ -182,19 +129,179 @@
     im.parentElement.classList.add("xp-live-on");
   }
 
+  const imageEngine = {
+    async load(d) {
+      if (typeof WebAssembly === "undefined" || typeof DecompressionStream === "undefined") {
+        return { reason: "this browser has no WebAssembly, which the in-page decoder needs." };
+      }
+      try {
+        const { ort, s } = await cached(d, async () => {
+          const ort = await loadRuntime();
+          const res = await fetch(d.url);
+          if (!res.ok) throw new Error("its file answered HTTP " + res.status);
+          const s = await ort.InferenceSession.create(new Uint8Array(await res.arrayBuffer()),
+                                                      { executionProviders: ["wasm"] });
+          return { ort, s };
+        });
+        const c = { ort, session: s, H: d.shape[0], W: d.shape[1] };
+        // A decoder whose input does not fit this model fails here, before any slider move relies on it.
+        const out = await this.decode({ ...c, D: d.latent_dim, C: d.num_classes || 0 },
+                                      new Float32Array(d.latent_dim), d.num_classes ? 0 : null);
+        if (out.length !== c.H * c.W) throw new Error(`it returned ${out.length} values, not ${c.H}x${c.W}`);
+        return { c, line: "Decoding in your browser (onnxruntime-web, WebAssembly): the sliders need no round trip." };
+      } catch (e) {
+        return { reason: `the exported decoder of ${d.model} could not run in the page (${oneLine(e)}). ` +
+                         "Re-export it with `python -m training export-decoder <folder>`." };
+      }
+    },
+    // One forward pass of one z: `label` null (unconditional) or a class id.
+    async decode(c, z, label) {
+      const feeds = { z: new c.ort.Tensor("float32", Float32Array.from(z), [1, c.D]) };
+      if (c.C) feeds.label = new c.ort.Tensor("int64", BigInt64Array.from([BigInt(label || 0)]), [1]);
+      const out = await c.session.run(feeds);
+      return out.image.data;
+    },
+    show(c, px) {
+      const im = document.querySelector("#decoded-image img");
+      if (!im) return;
+      ownSrc = dataUrl(c, px, 0);
+      im.src = ownSrc;
+      showLive(im);
+    },
+    showRow(c, k, px) {
+      const row = document.querySelectorAll("#class-row figure img");
+      if (k >= row.length) return false;
+      row[k].src = dataUrl(c, px, 0);
+      return true;
+    },
+    // whether #decoded-image shows what the page drew itself (else a server answer redrew it)
+    isOwn() {
+      const im = document.querySelector("#decoded-image img");
+      return !im || im.src === ownSrc;
+    },
+    value(px) { return Array.from(px, (p) => Math.floor((p < 0 ? 0 : p > 1 ? 1 : p) * 255 + 0.5)); },
+  };
+
+  // ---- the text engine: static/text_decoder.js on text_decoder.safetensors ----------------------------------
+  // A sentence is shown as the server's HTML of it shows (explorer/modalities/text.py, parsed by the browser): its
+  // text, with NUL dropped and CR / CRLF read as LF as the HTML parser does, or for an empty sentence
+  // <span class="xp-none">(the decoder wrote nothing: ...)</span>.
+  function writeSentence(el, c, text) {
+    if (c.T.isEmpty(text)) {
+      if (el.querySelector(":scope > .xp-none") && el.textContent === c.empty) return;
+      const span = document.createElement("span");
+      span.className = "xp-none";
+      span.textContent = c.empty;
+      el.replaceChildren(span);
+      return;
+    }
+    const shown = text.replace(/\r\n?/g, "\n").replace(/\0/g, "");
+    if (el.textContent !== shown || el.children.length) el.textContent = shown;
+  }
+
+  const textEngine = {
+    async load(d) {
+      const T = window.__xpTextDecoder;
+      if (!T || typeof TextDecoder === "undefined") {
+        return { reason: "this browser lacks what the in-page text decoder needs (TextDecoder)." };
+      }
+      try {
+        const m = await cached(d, async () => {
+          const res = await fetch(d.url);
+          if (!res.ok) throw new Error("its file answered HTTP " + res.status);
+          return T.parse(await res.arrayBuffer());
+        });
+        if (m.L !== d.latent_dim || m.C !== (d.num_classes || 0)) {
+          throw new Error(`the file is for ${m.L} latent dimensions and ${m.C} classes, not ` +
+                          `${d.latent_dim} and ${d.num_classes || 0}`);
+        }
+        // The server's own sentences for a few codes: the page's decoder must write exactly the same.
+        for (const p of d.probes || []) {
+          const got = T.decode(m, p.z, p.label);
+          if (got !== p.text) {
+            throw new Error(`it wrote ${JSON.stringify(got.slice(0, 60))} where the server writes ` +
+                            JSON.stringify(String(p.text).slice(0, 60)));
+          }
+        }
+        return { c: { m, T, empty: d.empty || "" },
+                 line: "Decoded in the browser (the GRU decoder in JavaScript): the sliders need no round trip." };
+      } catch (e) {
+        return { reason: `the in-page text decoder of ${d.model} could not run in the page (${oneLine(e)}).` };
+      }
+    },
+    async decode(c, z, label) { return c.T.decode(c.m, z, label); },
+    show(c, text) {
+      const el = document.querySelector("#decoded-image .xp-sentence");
+      if (!el) return;
+      el.classList.remove("xp-blank");
+      writeSentence(el, c, text);
+      el.dataset.drawn = String(st.runs + 1);
+      ownNode = el;
+      ownText = el.textContent;
+      st.lastText = text;
+    },
+    showRow(c, k, text) {
+      const row = document.querySelectorAll("#class-row figure");
+      if (k >= row.length) return false;
+      const el = row[k].querySelector(".xp-sentence-small");
+      if (el) writeSentence(el, c, text);
+      return true;
+    },
+    isOwn() {
+      const el = document.querySelector("#decoded-image .xp-sentence");
+      return !el || (el === ownNode && el.textContent === ownText);
+    },
+    value(text) { return text; },
+  };
+
+  const ENGINES = { image: imageEngine, text: textEngine };
+
+  async function setup() {
+    const d = props.decoder;
+    if (!d || !d.model) return;
+    st.model = d.model;
+    if (d.reason) { server(d.reason); return; }
+    const engine = ENGINES[d.kind || "image"];
+    if (!engine) { server(`the page has no decoder for a ${d.kind} model.`); return; }
+    line("Loading the decoder into the page…", "loading");
+    st.mode = "loading";
+    cur = null;
+    const r = await engine.load(d);
+    if (!props.decoder || props.decoder.model !== d.model || props.decoder.url !== d.url) return;  // moved on
+    if (r.reason) { server(r.reason); return; }
+    cur = { ...r.c, kind: d.kind || "image", engine, model: d.model, D: d.latent_dim, C: d.num_classes || 0,
+            pca_mean: d.pca_mean, pca_components: d.pca_components };
+    st.mode = "browser";
+    st.reason = null;
+    line(r.line, "browser");
+  }
+
+  // ---- the shared slider handling ---------------------------------------------------------------------------
+  function readZ(c) {
+    const z = new Float32Array(c.D);
+    for (let i = 0; i < c.D; i++) {
+      const el = document.querySelector("#z-" + i + " input[type=range]");
+      const v = el ? Number(el.value) : 0;
+      z[i] = Number.isFinite(v) ? v : 0;
+    }
+    return z;
+  }
+
+  function readLabel(c) {
+    if (!c.C) return null;
+    const radios = Array.from(document.querySelectorAll("#class-picker input[type=radio]"));
+    const k = radios.findIndex((x) => x.checked);
+    return k >= 0 && k < c.C ? k : 0;
+  }
+
   async function decodeNow() {
     const c = cur;
     if (!c) return;
     const t0 = performance.now();
     const z = readZ(c), label = readLabel(c);
-    const px = await run(c, z, c.C ? [label] : null);
+    const out = await c.engine.decode(c, z, label);
     if (cur !== c) return;  // the model changed meanwhile
-    const im = document.querySelector("#decoded-image img");
-    if (im) {
-      ownSrc = dataUrl(c, px, 0);
-      im.src = ownSrc;
-      show(im);
-    }
+    c.engine.show(c, out);
     st.runs += 1;
     st.lastMs = performance.now() - t0;
     st.lastZ = Array.from(z);
@@ -209,10 +316,8 @@
     const z = readZ(c);
     for (let k = 0; k < c.C; k++) {
       if (cur !== c || busy || gen !== rowGen) return;
-      const px = await run(c, z, [k]);
-      const row = document.querySelectorAll("#class-row figure img");
-      if (cur !== c || gen !== rowGen || k >= row.length) return;
-      row[k].src = dataUrl(c, px, 0);
+      const out = await c.engine.decode(c, z, k);
+      if (cur !== c || gen !== rowGen || !c.engine.showRow(c, k, out)) return;
       await new Promise((r) => setTimeout(r, 0));
     }
   }
@@ -224,7 +329,7 @@
       try {
         do { again = false; await decodeNow(); } while (again);
       } catch (e) {
-        server("the in-page decoder failed (" + String((e && e.message) || e).slice(0, 200) + ").");
+        server("the in-page decoder failed (" + oneLine(e) + ").");
         if (dirty.size) sync();
       } finally { busy = false; }
     })();
@@ -279,7 +384,17 @@
       schedule();
     }, true);
     document.addEventListener("change", (ev) => {
-      if (passing || !cur || !isSlider(ev.target)) return;
+      const t = ev.target;
+      // A text CVAE's class picker: the new class is decoded here at once; Gradio still hears the change (the
+      // server answers with the same sentence and marks the class in the row). An image model's class change is
+      // left to the server, whose picture is the 280-px one.
+      if (cur && cur.kind === "text" && t instanceof HTMLInputElement && t.type === "radio" &&
+          t.closest("#class-picker")) {
+        lastMove = performance.now();
+        schedule();
+        return;
+      }
+      if (passing || !cur || !isSlider(t)) return;
       ev.stopPropagation();  // Gradio would store the value and send a request now: sync() does it once instead
       if (!dirty.size) return;
       clearTimeout(syncTimer);
@@ -292,24 +407,24 @@
 
   // A server answer (the final z after a drag, a random sample, a map click) redraws #decoded-image with the z it
   // knew. Shortly after a drag the sliders may have moved on since (a drag during the round trip), so the page then
-  // draws their newest z again: the same picture when they did not.
+  // draws their newest z again: the same picture (or sentence) when they did not.
   const watched = document.querySelector("#decoded-image");
   if (watched && !watched.__xpObserved) {
     watched.__xpObserved = true;
     new MutationObserver(() => {
       const im = watched.querySelector("img");
-      if (!im || im.src === ownSrc) return;
-      if (im.parentElement) im.parentElement.classList.remove("xp-live-on");  // the server's image is the one shown
-      if (cur && performance.now() - lastMove < 1500) requestAnimationFrame(schedule);
-    }).observe(watched, { subtree: true, childList: true, attributes: true, attributeFilter: ["src"] });
+      if (im && im.src !== ownSrc && im.parentElement) im.parentElement.classList.remove("xp-live-on");  // the server's image is shown
+      if (!cur || cur.engine.isOwn()) return;
+      if (performance.now() - lastMove < 1500) requestAnimationFrame(schedule);
+    }).observe(watched, { subtree: true, childList: true, characterData: true, attributes: true,
+                          attributeFilter: ["src"] });
   }
 
-  st.decode = (z, label) => {  // for tests and benchmarks: the page's own decode of any z, as 0..255 values
+  // For tests and benchmarks: the page's own decode of any z (an image as 0..255 values; a text model's sentence).
+  st.decode = (z, label) => {
     const c = cur;
     if (!c) return Promise.resolve(null);
-    const labels = c.C ? [label || 0] : null;
-    return run(c, Float32Array.from(z), labels).then((px) => Array.from(px, (p) =>
-      Math.floor((p < 0 ? 0 : p > 1 ? 1 : p) * 255 + 0.5)));
+    return c.engine.decode(c, Float32Array.from(z), c.C ? (label || 0) : null).then((out) => c.engine.value(out));
   };
 
   setup();

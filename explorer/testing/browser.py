@@ -100,7 +100,8 @@ MAP_READY = "#latent-map .xp-map-ready, #latent-map.xp-map-ready"
 
 def wait_ready(page, timeout: float = 30_000) -> None:
     page.wait_for_selector(MAP_READY, timeout=timeout)
-    page.wait_for_function("() => !!document.querySelector('#decoded-image img')?.src.startsWith('data:image/png')",
+    page.wait_for_function("() => !!document.querySelector('#decoded-image img')?.src.startsWith('data:image/png')"
+                           " || !!document.querySelector('#decoded-image .xp-sentence:not(.xp-blank)')",
                            timeout=timeout)
 
 

@@ -1,7 +1,7 @@
 """End-to-end: a text model in the explorer, in Debian's chromium (`python app.py` on synthetic folders: the image
 fake-ae, fake-vae, fake-cvae and the text fake-text-vae, fake-text-cvae of explorer.testing.make_text_folder).
 
-Drag a slider and see the decoded sentence change; click a map point and see its definition, headword and greedy
+Drag a slider and see the decoded sentence change (decoded in the page); click a map point and see its definition, headword and greedy
 reconstruction; type a sentence and see it placed in the sliders with a reverse dictionary; run an interpolation
 between two clicked definitions. A screenshot of the main view goes to the test's tmp_path (text-main-view.png).
 Fails, never skips, when chromium is missing.
@@ -76,11 +76,14 @@ def click_map(page, trace: int, point: int) -> int:
     raise AssertionError(f"no click on trace {trace}, points {point}..{point + 4} reached the map")
 
 
-def test_a_text_model_shows_a_sentence_and_decodes_on_the_server(page):
+def test_a_text_model_shows_a_sentence_and_decodes_it_in_the_page(page):
     on_model(page, TEXT)
     assert sentence(page).strip()
     assert page.locator("#latent-sliders input[type=range]:visible").count() == D
-    page.wait_for_function("() => window.__xpDecoder && window.__xpDecoder.mode === 'server'", timeout=20_000)
+    # the greedy decoder runs in the page (static/text_decoder.js; tests/e2e/test_text_browser_decode.py)
+    page.wait_for_function("(m) => window.__xpDecoder && window.__xpDecoder.model === m && "
+                           "window.__xpDecoder.mode === 'browser'", arg=TEXT, timeout=20_000)
+    assert "decoded in the browser" in page.inner_text("#decode-mode").lower()
     assert page.locator("#decoded-image canvas.xp-live:visible").count() == 0  # no in-page ONNX decode
 
 
