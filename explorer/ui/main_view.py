@@ -4,8 +4,8 @@ Element ids: model-picker, model-info, decoded-image, decode-mode, random-button
 class-picker, class-row, sliders-help, latent-sliders, z-0 .. z-31, projection-picker, latent-map, map-note,
 selected-original, selected-reconstruction, selected-vae, selected-note. selected-vae is shown for a GAN only: the
 reconstruction of the clicked test image by a VAE of the same dataset, when one is loaded. Layout first (`layout`), then the events (`wire`); every handler calls
-explorer.tools.explore. Slider moves are decoded in the page where it can (explorer.ui.browser_decode, static/decoder.js),
-and on the server otherwise.
+explorer.tools.explore. Slider moves are decoded in the page where it can (explorer.ui.browser_decode, static/decoder.js; a text
+model's with static/text_decoder.js), and on the server otherwise.
 """
 from __future__ import annotations
 
@@ -26,11 +26,11 @@ VAE_CAPTION = "A VAE's reconstruction (same dataset)"
 VAE_ALT = "a VAE's reconstruction"  # sent with each update: a component built hidden gets its template's values then
 PROJECTION_CHOICES = [("PCA", "pca"), ("t-SNE", "tsne"), ("UMAP", "umap")]  # each model offers those its map has
 INTRO = """# Latent space explorer
-A variational autoencoder squeezes each 28×28 image into a short vector **z** (its *latent code*) and learns a
-decoder that turns any z back into an image. Drag the sliders to move through that space and watch the decoder's
-image change; the map on the right shows where the 10,000 test images sit, and clicking one loads its code. A GAN's
-generator decodes the same way, but it has no encoder: its map shows codes that an optimiser found for the test
-images."""
+A variational autoencoder squeezes each item, a 28×28 image or a sentence, into a short vector **z** (its *latent
+code*) and learns a decoder that turns any z back into an image or a sentence. Drag the sliders to move through that
+space and watch the decoder's output change; the map on the right shows where the test images (or, for a text model,
+the test definitions) sit, and clicking one loads its code. A GAN's generator decodes the same way, but it has no
+encoder: its map shows codes that an optimiser found for the test images."""
 # Each item is {"src": a PNG data URI} or, for a text model, {"html": its sentence, escaped by
 # explorer.modalities.text}.
 ROW_TEMPLATE = ('<div class="xp-caption">The current z decoded as every class</div>'
@@ -91,9 +91,11 @@ def layout(registry) -> tuple[PageContext, dict]:
             decoded = gr.HTML(BLANK, html_template=IMG_TEMPLATE, alt="decoded image",
                               caption="The decoder's image of the current z", elem_id="decoded-image",
                               js_on_load=None)
-            # Decodes slider moves in the page (onnxruntime-web) and says in one line where decoding happens.
+            # Decodes slider moves in the page (an image model: onnxruntime-web; a text model: text_decoder.js, the
+            # greedy GRU decoder in JavaScript, prepended) and says in one line where decoding happens.
             decode_mode = gr.HTML('<div class="xp-decode-line" data-mode="starting"></div>', elem_id="decode-mode",
-                                  js_on_load=static_js("decoder.js"), decoder=None,
+                                  js_on_load=static_js("text_decoder.js") + "\n" + static_js("decoder.js"),
+                                  decoder=None,
                                   runtime=runtime(), padding=False)
             with gr.Row():
                 random_btn = gr.Button("Random sample", elem_id="random-button", variant="primary",
@@ -102,7 +104,8 @@ def layout(registry) -> tuple[PageContext, dict]:
             # A "Download PNG" link of the image above, made in the browser from the image's own data URI.
             download = gr.HTML('<a class="xp-download" href="#" download="decoded.png">⤓ Download this image (PNG, '
                                '280×280)</a>', js_on_load=DOWNLOAD_DECODED_JS, elem_id="download-decoded",
-                               css_template=".xp-download { font-size:0.9em; }")
+                               css_template=".xp-download { font-size:0.9em; }",
+                               visible=not (names and registry.info(registry.default).modality == "text"))
             seed = gr.Number(0, label="Seed for the next random sample (goes up by one after each)",
                              precision=0, minimum=0, elem_id="seed")
             status = gr.Markdown("", elem_id="status")
