@@ -2,6 +2,7 @@
 chromium, and act on the page the way a person does. Never downloads a browser (no `playwright install`)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -83,6 +84,39 @@ class AppServer:
 
     def read_log(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def serving(assets=None, env: dict | None = None, **kw):
+    """An AppServer for the length of a `with` block (a test fixture's yield), on `assets` (EXPLORER_ASSETS_DIR;
+    None: the shipped ones) with server.assets set to it; at the end it is stopped, and its log must hold no
+    traceback: every bad input the tests send becomes a message."""
+    server = AppServer(env={**(env or {}), **({"EXPLORER_ASSETS_DIR": str(assets)} if assets else {})}, **kw)
+    server.assets = assets
+    try:
+        yield server
+    finally:
+        log = server.stop()
+        assert "Traceback" not in log, log
+
+
+@contextlib.contextmanager
+def browser_page(url: str, ready=None, timeout: float = 120_000):
+    """Debian's chromium on the app at `url` (1400x1000), once ready(page, timeout) (default wait_ready: the map and
+    the first output drawn; the first model loads torch, slow on a busy machine). Page errors are collected in
+    page.errors, which must be empty at the end. Fails, never skips, when chromium is missing."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch_browser(p)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.errors = []
+        pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+        pg.goto(url)
+        (ready or wait_ready)(pg, timeout=timeout)
+        yield pg
+        assert pg.errors == []
+        browser.close()
 
 
 def launch_browser(playwright):

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from explorer.testing.browser import (AppServer, click_map_point, drag_slider, img_src, launch_browser, pick_model,
-                                      projection_of_map, shipped_assets_present, slider_values, wait_ready,
+from explorer.testing.browser import (click_map_point, drag_slider, img_src, launch_browser, pick_model,
+                                      projection_of_map, serving, shipped_assets_present, slider_values, wait_ready,
                                       wait_src_change)
 
 pytestmark = pytest.mark.e2e
@@ -34,12 +34,8 @@ def app(tmp_path_factory):
     broken = tmp_path_factory.mktemp("broken") / "broken-model"
     broken.mkdir()
     (broken / "config.json").write_text("{ this is not json")
-    server = AppServer(env=env, args=["--model-dir", str(broken)])
-    try:
+    with serving(env=env, args=["--model-dir", str(broken)]) as server:
         yield server, names
-    finally:
-        log = server.stop()
-        assert "Traceback" not in log, log
 
 
 @pytest.fixture(scope="module")

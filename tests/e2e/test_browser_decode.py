@@ -13,8 +13,8 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
-from explorer.testing.browser import (SHIPPED, AppServer, drag_slider, img_src, launch_browser, pick_model,
-                                      shipped_assets_present, wait_decoder, wait_ready, wait_src_change)
+from explorer.testing.browser import (SHIPPED, drag_slider, img_src, launch_browser, pick_model,
+                                      serving, shipped_assets_present, wait_decoder, wait_ready, wait_src_change)
 
 pytestmark = pytest.mark.e2e
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
@@ -32,13 +32,8 @@ def assets(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(assets):
-    folder = assets[0]
-    s = AppServer(env={"EXPLORER_ASSETS_DIR": str(folder)} if folder else {})
-    try:
+    with serving(assets[0]) as s:
         yield s
-    finally:
-        log = s.stop()
-        assert "Traceback" not in log, log
 
 
 @pytest.fixture(scope="module")

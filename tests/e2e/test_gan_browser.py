@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from explorer.testing.browser import (AppServer, click_map_point, drag_slider, img_src, launch_browser, pick_model,
-                                      slider_values, wait_ready, wait_src_change)
+from explorer.testing.browser import (browser_page, click_map_point, drag_slider, img_src, pick_model, serving,
+                                      slider_values, wait_src_change)
 
 pytestmark = pytest.mark.e2e
 GAN, VAE = "fake-gan", "fake-vae"
@@ -26,29 +26,14 @@ D = 4
 def app(tmp_path_factory):
     from explorer.testing import make_assets
     assets = make_assets(tmp_path_factory.mktemp("e2e-gan") / "assets", latent_dim=D, n_points=400, gan=True)
-    server = AppServer(env={"EXPLORER_ASSETS_DIR": str(assets)})
-    server.assets = assets
-    try:
+    with serving(assets) as server:
         yield server
-    finally:
-        log = server.stop()
-        assert "Traceback" not in log, log
 
 
 @pytest.fixture(scope="module")
 def page(app):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch_browser(p)  # raises (test fails) when /usr/bin/chromium is missing
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.errors = []
-        pg.on("pageerror", lambda e: pg.errors.append(str(e)))
-        pg.goto(app.url)
-        wait_ready(pg, timeout=120_000)  # the first model loads torch: slow on a busy machine
+    with browser_page(app.url) as pg:
         yield pg
-        assert pg.errors == []
-        browser.close()
 
 
 def pixels(data_uri: str) -> np.ndarray:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.testing.browser import (MAP_READY, AppServer, click_map_point, drag_slider, launch_browser,
-                                      pick_model, slider_values)
+from explorer.testing.browser import (MAP_READY, browser_page, click_map_point, drag_slider, pick_model, serving,
+                                      slider_values)
 
 pytestmark = pytest.mark.e2e
 TEXT, CVAE = "fake-text-vae", "fake-text-cvae"
@@ -23,29 +23,14 @@ SENTENCE = "#decoded-image .xp-sentence"
 def app(tmp_path_factory):
     from explorer.testing import make_assets
     assets = make_assets(tmp_path_factory.mktemp("e2e-text") / "assets", latent_dim=D, n_points=100, text=True)
-    server = AppServer(env={"EXPLORER_ASSETS_DIR": str(assets)})
-    server.assets = assets
-    try:
+    with serving(assets) as server:
         yield server
-    finally:
-        log = server.stop()
-        assert "Traceback" not in log, log
 
 
 @pytest.fixture(scope="module")
 def page(app):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch_browser(p)  # raises (test fails) when /usr/bin/chromium is missing
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.errors = []
-        pg.on("pageerror", lambda e: pg.errors.append(str(e)))
-        pg.goto(app.url)
-        pg.wait_for_selector(MAP_READY, timeout=120_000)  # the first model loads torch: slow on a busy machine
+    with browser_page(app.url, ready=lambda pg, timeout: pg.wait_for_selector(MAP_READY, timeout=timeout)) as pg:
         yield pg
-        assert pg.errors == []
-        browser.close()
 
 
 def on_model(page, name: str) -> None:

@@ -14,7 +14,7 @@ import json
 import numpy as np
 import pytest
 
-from explorer.testing.browser import AppServer, launch_browser, pick_model, wait_decoder
+from explorer.testing.browser import launch_browser, pick_model, serving, wait_decoder
 
 pytestmark = pytest.mark.e2e
 TEXT, CVAE, BPE = "fake-text-vae", "fake-text-cvae", "fake-text-bpe"
@@ -30,13 +30,8 @@ def app(tmp_path_factory):
     make_text_folder(assets / BPE, kind="cvae", tokenizer="bpe", latent_dim=D, seed=5)
     # a text VAE of the same sizes as fake-text-vae but other weights: its decoder file is "wrong" for fake-text-vae
     make_text_folder(assets.parent / "other" / "other-vae", kind="vae", latent_dim=D, seed=8)
-    server = AppServer(env={"EXPLORER_ASSETS_DIR": str(assets)}, timeout=120)
-    server.assets = assets
-    try:
+    with serving(assets, timeout=120) as server:
         yield server
-    finally:
-        log = server.stop()
-        assert "Traceback" not in log, log
 
 
 @pytest.fixture(scope="module")
