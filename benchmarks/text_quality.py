@@ -10,12 +10,16 @@ References trained in the same run (cached in benchmarks/.cache/, gitignored, ke
             101 vs LM 100 nats on the Penn Treebank)
   tf-idf    TF-IDF vectors of the definitions (sublinear tf), 5-NN by cosine, fit on the training split: what the
             codes' 5-NN category accuracy must reach
+  classifier (a text CVAE) TF-IDF (words and pairs) + logistic regression fit on the training split, labelling the
+            CVAE's samples for each category; its accuracy on the real test definitions is printed beside them
 Targets (TARGETS): -ELBO within 5% of the LM's; KL >= 12 nats; active units >= 16 of 32; greedy reconstruction
 token accuracy >= 40%; 5-NN category accuracy of the test means (10 groups) >= TF-IDF's; of 500 prior samples >= 90%
 distinct, <= 5% exact copies of a training definition, >= 90% without an immediately repeated word. Reported beside
 them: exact reconstructions, a perplexity bound (exp of -ELBO per token), 5-NN in each 2-D map, the tokenizer's
 per-token figures, and the decode time of one slider move (the median of 50 greedy decodes of one code, one
 thread), with the time of one bare forward pass of a 1-token batch through the GRU as the machine's reference.
+A text CVAE also gets the category read back from 1,000 test definitions by ranking the categories by -ELBO, and the
+share of its samples for a category that the classifier above labels so.
 
 Prints a table and writes benchmarks/results/text_quality.json. A script that prints figures, not a pass/fail test.
 """
@@ -147,6 +151,11 @@ def judge_folder(folder: Path, data, args, log=print) -> dict:
             m["sample_copies"] <= T["copies_max"], "{:.3f}"),
         row("500 prior samples: no immediately repeated word", m["sample_no_repeated_word"],
             f">= {T['no_repeat_min']:.0%}", m["sample_no_repeated_word"] >= T["no_repeat_min"], "{:.3f}"),
+        *([row("CVAE: category read back by -ELBO ranking (1,000 test definitions)", m["elbo_class_accuracy"],
+               "reported", None, "{:.3f}"),
+           row("CVAE: samples a TF-IDF classifier labels as their category", m["sample_class_agreement"],
+               f"reported (that classifier on real test definitions: {m['tfidf_classifier_test_accuracy']:.3f})",
+               None, "{:.3f}")] if model.conditional else []),
         row("tokenizer: test sentences with an <unk>", unk["texts_with_unk"], "informative", None, "{:.3f}"),
         row("slider move: one greedy decode, ms (bare GRU step)",
             f"{speed['decode_ms_median']:.1f} ({speed['gru_step_ms_median']:.2f})", "informative"),
