@@ -268,7 +268,9 @@ def build(folder: Path, wsha: str, tsha: str) -> tuple[dict, dict]:
         raise Unsupported(f"{folder} holds no text model.")
     if config.get("decoder", "gru") != "gru":
         raise Unsupported(f"its decoder is {config.get('decoder')!r}; the page decodes the GRU decoder only.")
-    kind = config.get("kind")
+    from . import backend_spec   # the kind table says whether a text kind takes a class
+    spec = backend_spec(config.get("kind"), "text")
+    conditional = bool(spec and spec.capabilities.conditional)
     state = load_file(str(folder / WEIGHTS_NAME))
     decoder_keys = {k for k in state if k.startswith("decoder.")}
     unknown = sorted(decoder_keys - set(TENSORS))
@@ -288,7 +290,7 @@ def build(folder: Path, wsha: str, tsha: str) -> tuple[dict, dict]:
         tensors[name] = a
     V, E = tensors["embed"].shape
     H, LC = tensors["init.weight"].shape
-    C = int(config.get("num_classes") or 0) if kind == "cvae" else 0
+    C = int(config.get("num_classes") or 0) if conditional else 0
     L = LC - C
     offsets, data, tkind, sep = token_table(folder / TOKENIZER_NAME, V)
     tensors["token_offsets"] = offsets
