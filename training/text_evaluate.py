@@ -301,7 +301,10 @@ def write_text_model_card(folder, *, command: str | None = None, wall_seconds: f
     lines += ["", "## Training", "",
               f"{len(history)} epochs, batch {t.get('batch_size')}, lr {t.get('lr')}, free bits "
               f"{t.get('free_bits')} nats per dimension, word dropout {t.get('word_dropout')}, KL warm-up "
-              f"{t.get('kl_warmup_epochs')} epochs" + (f"; {wall_seconds:.0f} s in all" if wall_seconds else "") + "."]
+              f"{t.get('kl_warmup_epochs')} epochs"
+              + (f", bag-of-words weight {t.get('bow_weight')}" if t.get("bow_weight") else "")
+              + f", encoder pooling {config['model'].get('enc_pool', 'mean')}"
+              + (f"; {wall_seconds:.0f} s in all" if wall_seconds else "") + "."]
     if command:
         lines += ["", "```bash", command, "```"]
     ckpt.write_text(folder / "README.md", "\n".join(lines) + "\n")
