@@ -169,8 +169,8 @@ def test_the_file_holds_the_models_weights_and_a_checked_manifest(tmp_path):
     model = load_model(folder)
     d = describe(folder)
     m, a = btd.read_file(Path(d["path"]))
-    assert m["weights_sha256"] == btd.sha256_of(folder / "model.safetensors")
-    assert m["tokenizer_sha256"] == btd.sha256_of(folder / "tokenizer.json")
+    assert m["weights_sha256"] == btd.file_sha256(folder / "model.safetensors")
+    assert m["tokenizer_sha256"] == btd.file_sha256(folder / "tokenizer.json")
     assert (m["latent_dim"], m["num_classes"], m["max_len"], m["tokenizer_kind"]) == (4, 2, 10, "bpe")
     from training.tokenizer import BOS, EOS, PAD, UNK
     assert (m["pad"], m["bos"], m["eos"], m["unk"]) == (PAD, BOS, EOS, UNK)
@@ -272,9 +272,9 @@ def test_a_second_call_is_answered_from_memory_and_new_weights_remake_the_file(t
     # retrained: other weights, same sizes
     make_text_folder(tmp_path / "other", kind="vae", seed=9)
     shutil.copy(tmp_path / "other" / "model.safetensors", folder / "model.safetensors")
-    sha = btd.sha256_of(folder / "model.safetensors")
+    sha = btd.file_sha256(folder / "model.safetensors")
     assert btd.check_file(folder / btd.FILE_NAME, expected_of(load_model(folder)), sha,
-                          btd.sha256_of(folder / "tokenizer.json")) == "is stale (made from other weights)"
+                          btd.file_sha256(folder / "tokenizer.json")) == "is stale (made from other weights)"
     second = describe(folder)
     assert second["path"] == first["path"] and second["sha256"] != first["sha256"]
     assert btd.read_file(Path(second["path"]))[0]["weights_sha256"] == sha
@@ -301,7 +301,7 @@ def test_a_read_only_folder_gets_its_file_in_the_cache(tmp_path, monkeypatch):
     assert "reason" not in d, d
     path = Path(d["path"])
     assert path.parent == tmp_path / "xdg" / "latent-explorer" / "decoders"
-    assert path.name.startswith(btd.sha256_of(folder / "model.safetensors"))
+    assert path.name.startswith(btd.file_sha256(folder / "model.safetensors"))
     assert not (folder / btd.FILE_NAME).exists()
     btd._results.clear()
     monkeypatch.setattr(btd, "build", lambda *a, **k: pytest.fail("made again"))
@@ -318,7 +318,7 @@ def test_a_changed_tokenizer_remakes_the_table(tmp_path):
     (folder / "tokenizer.json").write_text(json.dumps(spec))
     d = describe(folder)
     m, arr = btd.read_file(Path(d["path"]))
-    assert m["tokenizer_sha256"] == btd.sha256_of(folder / "tokenizer.json")
+    assert m["tokenizer_sha256"] == btd.file_sha256(folder / "tokenizer.json")
     off, data = arr["token_offsets"], arr["token_bytes"].tobytes()
     assert data[off[vocab[a]]:off[vocab[a] + 1]].decode() == a
 

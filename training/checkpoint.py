@@ -21,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .config import ConfigError, ModelConfig, TextModelConfig, is_adversarial
+from .files import atomic_write as _atomic_write  # export.py, evaluate.py and the tests call it by this name
 from .models import LatentModel, build_model
 
 CONFIG_NAME = "config.json"
@@ -29,8 +30,6 @@ STATE_NAME = "train_state.safetensors"
 STATE_JSON = "train_state.json"
 FORMAT_VERSION = 1
 MAX_CONFIG_BYTES = 1_000_000
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 class ModelLoadError(ValueError):
@@ -43,23 +42,6 @@ class OutputError(OSError):
 
 # ---------------------------------------------------------------------------------------------------------------
 # Atomic writes
-
-def _atomic_write(path: Path, write) -> None:
-    """Call write(tmp_path), fsync, then rename over `path`: readers see the old file or the new one, never half."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp (and some writers) make 0600 files; use the usual permissions
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
 
 def write_json(path: Path, obj: Any) -> None:
     text = json.dumps(obj, indent=2, allow_nan=False) + "\n"

@@ -20,7 +20,6 @@ Needs the `onnx` package (requirements.txt); the graph is traced by torch's Torc
 from __future__ import annotations
 
 import copy
-import hashlib
 import io
 import json
 import time
@@ -32,6 +31,7 @@ import torch
 from torch import nn
 
 from . import checkpoint as ckpt
+from .files import file_sha256
 from .models import LatentModel
 
 FORMAT = "latent-explorer-decoder/1"
@@ -44,14 +44,6 @@ MAX_FILE_BYTES = 200_000_000
 
 class ExportError(RuntimeError):
     """A decoder that cannot be exported, or whose export does not decode as torch does; the message says why."""
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _onnx():

@@ -63,19 +63,31 @@ def _key(folder: Path, latent_dim: int, num_classes: int, hw: tuple) -> tuple:
     return (str(folder), latent_dim, num_classes, hw, _stat(folder / WEIGHTS_NAME), _stat(folder / DECODER_NAME))
 
 
+def cached(results: dict, key, describe) -> dict:
+    """results[key()], made by describe() when missing or when the file it names has since been deleted. key()
+    names the folder's files as they are (sizes, mtimes), so a changed file is described anew. One export at a
+    time, image or text: a caller that waited for the lock then finds the first one's result."""
+    def usable(hit):
+        return hit is not None and not ("path" in hit and not Path(hit["path"]).is_file())
+
+    hit = results.get(key())
+    if not usable(hit):
+        with _lock:
+            hit = results.get(key())
+            if not usable(hit):
+                hit = describe()
+                results[key()] = hit  # the files as they are now
+    return hit
+
+
 def browser_decoder(folder, latent_dim: int, num_classes: int, image_shape) -> dict:
     """The page's description of this model folder's decoder.onnx, or {"reason": ...}. Never raises."""
     try:
         folder = Path(folder).resolve()
         hw = tuple(int(s) for s in tuple(image_shape)[-2:])
         latent_dim, num_classes = int(latent_dim), int(num_classes)
-        hit = _results.get(_key(folder, latent_dim, num_classes, hw))
-        if hit is None or ("path" in hit and not Path(hit["path"]).is_file()):  # a cached export since deleted
-            with _lock:  # one export at a time; a caller that waited here then finds the first one's result
-                hit = _results.get(_key(folder, latent_dim, num_classes, hw))
-                if hit is None or ("path" in hit and not Path(hit["path"]).is_file()):
-                    hit = _describe(folder, latent_dim, num_classes, hw)
-                    _results[_key(folder, latent_dim, num_classes, hw)] = hit  # the files as they are now
+        hit = cached(_results, lambda: _key(folder, latent_dim, num_classes, hw),
+                     lambda: _describe(folder, latent_dim, num_classes, hw))
         return {k: list(v) if isinstance(v, list) else v for k, v in hit.items()}  # the caller's own copy
     except Exception as e:  # noqa: BLE001 - the page decodes on the server and shows this
         log.exception("browser decoder of %s", folder)
@@ -83,7 +95,7 @@ def browser_decoder(folder, latent_dim: int, num_classes: int, image_shape) -> d
 
 
 def _description(path: Path, latent_dim: int, num_classes: int, hw: tuple) -> dict:
-    from training.export import file_sha256
+    from training.files import file_sha256
 
     return {"path": str(path), "latent_dim": latent_dim, "num_classes": num_classes, "shape": list(hw),
             "sha256": file_sha256(path)}
@@ -99,7 +111,8 @@ def _describe(folder: Path, latent_dim: int, num_classes: int, hw: tuple) -> dic
     except ImportError:
         return {"reason": "the onnx package is not installed, so decoder.onnx cannot be checked or exported: "
                           "`pip install onnx==1.19.1` (requirements.txt)."}
-    from training.export import check_decoder_file, file_sha256
+    from training.export import check_decoder_file
+    from training.files import file_sha256
 
     sha = file_sha256(weights)
     problem = check_decoder_file(local, latent_dim, num_classes, hw, sha)

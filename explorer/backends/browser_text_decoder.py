@@ -33,18 +33,16 @@ per folder and the sizes and mtimes of its files. No torch here: numpy, safetens
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import random
-import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
 
-from .browser_decoder import _stat, _writable, cache_dir
+from training.files import atomic_write, file_sha256
+
+from .browser_decoder import _stat, _writable, cache_dir, cached
 
 log = logging.getLogger(__name__)
 
@@ -67,19 +65,10 @@ MANIFEST_KEYS = ("format", "version", "weights_sha256", "tokenizer_sha256", *EXP
                  "unk", "tokenizer_kind", "separator")
 
 _results: dict[tuple, dict] = {}
-_lock = threading.Lock()
 
 
 class Unsupported(ValueError):
     """The folder's model or tokenizer is one the page's decoder cannot reproduce exactly (the reason says why)."""
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _key(folder: Path, expected: dict) -> tuple:
@@ -99,15 +88,7 @@ def browser_text_decoder(folder, expected: dict, reference=None) -> dict:
             return {"reason": f"its decoder is {expected.get('decoder')!r}; the page decodes the autoregressive GRU "
                               "decoder (decoder=\"gru\") only."}
         expected = {k: int(expected[k]) for k in EXPECTED_KEYS}
-        key = _key(folder, expected)
-        hit = _results.get(key)
-        if hit is None or ("path" in hit and not Path(hit["path"]).is_file()):
-            with _lock:
-                key = _key(folder, expected)
-                hit = _results.get(key)
-                if hit is None or ("path" in hit and not Path(hit["path"]).is_file()):
-                    hit = _describe(folder, expected, reference)
-                    _results[_key(folder, expected)] = hit
+        hit = cached(_results, lambda: _key(folder, expected), lambda: _describe(folder, expected, reference))
         return dict(hit)
     except Exception as e:  # noqa: BLE001 - the page decodes on the server and shows this
         log.exception("browser text decoder of %s", folder)
@@ -181,7 +162,7 @@ def _describe(folder: Path, expected: dict, reference) -> dict:
     for p in (weights, tokenizer):
         if not p.is_file():
             return {"reason": f"{folder} has no {p.name}, so there is no decoder to run in the browser."}
-    wsha, tsha = sha256_of(weights), sha256_of(tokenizer)
+    wsha, tsha = file_sha256(weights), file_sha256(tokenizer)
     local = folder / FILE_NAME
     problem = check_file(local, expected, wsha, tsha)
     target = local
@@ -201,7 +182,7 @@ def _describe(folder: Path, expected: dict, reference) -> dict:
             if src not in ref or not np.array_equal(np.asarray(ref[src], np.float32), arrays[name]):
                 return {"reason": f"{folder}'s {WEIGHTS_NAME} is not the model the server loaded ({src} differs): "
                                   "the folder has changed since. Restart the explorer to load it anew."}
-    return {"path": str(target), "sha256": sha256_of(target), "bytes": target.stat().st_size,
+    return {"path": str(target), "sha256": file_sha256(target), "bytes": target.stat().st_size,
             "latent_dim": expected["latent_dim"], "num_classes": expected["num_classes"]}
 
 
@@ -228,7 +209,7 @@ def _make(folder: Path, target: Path, expected: dict, wsha: str, tsha: str) -> d
                           f"{MAX_BYTES / 1e6:.0f} MB a page fetches; the server decodes instead."}
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(target, blob)
+        atomic_write(target, lambda tmp: Path(tmp).write_bytes(blob))
     except OSError as e:
         where = "" if target.parent == folder else f" into the cache {target.parent} ({folder} is read-only)"
         return {"reason": f"its in-page decoder could not be written{where} ({type(e).__name__}: {e}); the server "
@@ -238,24 +219,6 @@ def _make(folder: Path, target: Path, expected: dict, wsha: str, tsha: str) -> d
         return {"reason": f"the in-page decoder written to {target} {after}; the server decodes instead."}
     log.info("made %s (%d bytes)", target, len(blob))
     return None
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, rename over it: readers see the old file or the new one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def build(folder: Path, wsha: str, tsha: str) -> tuple[dict, dict]:
