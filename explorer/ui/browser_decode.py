@@ -83,14 +83,13 @@ def page_decoder(name: str, loaded: LoadedModel) -> dict:
         return {"model": name, "reason": d["reason"]}
     path = Path(d["path"])
     serve(path)
-    lmap = loaded.latent_map
     return {"model": name, "url": file_url(path, d["sha256"][:16]), "sha256": d["sha256"],
             "latent_dim": int(d["latent_dim"]), "num_classes": int(d["num_classes"]),
-            "shape": [int(s) for s in d["shape"]],
-            "pca_mean": [float(v) for v in lmap.pca_mean], "pca_components": lmap.pca_components.tolist()}
+            "shape": [int(s) for s in d["shape"]], **_pca(loaded)}
 
 
 def _pca(loaded: LoadedModel) -> dict:
+    """The map's PCA basis, with which the page moves the current-z marker itself."""
     lmap = loaded.latent_map
     return {"pca_mean": [float(v) for v in lmap.pca_mean], "pca_components": lmap.pca_components.tolist()}
 
