@@ -98,23 +98,31 @@ def tfidf_knn5(data, max_train: int | None = None) -> float:
 
 
 @torch.inference_mode()
-def elbo_class_accuracy(model: TextModel, texts: list[str], labels: torch.Tensor, batch_size: int = 100) -> float:
-    """A text CVAE as a classifier: each sentence encoded and decoded (teacher forced, at the posterior mean) as
-    every category, the category of the lowest -ELBO its guess; the share of guesses that are its true category."""
+def class_elbo_parts(model: TextModel, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A text CVAE: each of B tokenised sentences encoded and decoded (teacher forced, at the posterior mean) as every
+    one of its C classes: (reconstruction cross-entropy (B, C), KL (B, C)) in nats; their sum is the -ELBO of the
+    sentence under each class."""
     from .text_train import targets_mask
-    C, right = model.num_classes, 0
+    C = model.num_classes
+    ids = ids[:, :int(lengths.max())]
+    B = len(ids)
+    rep_ids, rep_len = ids.repeat_interleave(C, 0), lengths.repeat_interleave(C, 0)
+    y = torch.arange(C, device=ids.device).repeat(B)
+    out = model(rep_ids, rep_len, y, sample=False)
+    target, mask = targets_mask(model, rep_ids, rep_len)
+    ce = torch.nn.functional.cross_entropy(out.logits.float().transpose(1, 2), target, reduction="none")
+    kl = 0.5 * (out.mu.pow(2) + out.logvar.exp() - 1 - out.logvar)
+    return (ce * mask).sum(1).reshape(B, C), kl.sum(1).reshape(B, C)
+
+
+@torch.inference_mode()
+def elbo_class_accuracy(model: TextModel, texts: list[str], labels: torch.Tensor, batch_size: int = 100) -> float:
+    """A text CVAE as a classifier: the class of the lowest -ELBO (class_elbo_parts) is its guess of a sentence's
+    category; the share of guesses that are its true category."""
+    right = 0
     for i in range(0, len(texts), batch_size):
-        ids, lengths = _ids(model, texts[i:i + batch_size])
-        ids = ids[:, :int(lengths.max())]
-        B = len(ids)
-        rep_ids, rep_len = ids.repeat_interleave(C, 0), lengths.repeat_interleave(C, 0)
-        y = torch.arange(C, device=ids.device).repeat(B)
-        out = model(rep_ids, rep_len, y, sample=False)
-        target, mask = targets_mask(model, rep_ids, rep_len)
-        ce = torch.nn.functional.cross_entropy(out.logits.float().transpose(1, 2), target, reduction="none")
-        kl = 0.5 * (out.mu.pow(2) + out.logvar.exp() - 1 - out.logvar)
-        neg_elbo = ((ce * mask).sum(1) + kl.sum(1)).reshape(B, C)
-        right += int((neg_elbo.argmin(1).cpu() == labels[i:i + batch_size]).sum())
+        recon, kl = class_elbo_parts(model, *_ids(model, texts[i:i + batch_size]))
+        right += int(((recon + kl).argmin(1).cpu() == labels[i:i + batch_size]).sum())
     return right / max(len(texts), 1)
 
 

@@ -70,8 +70,8 @@ def text_loss(model: TextModel, ids: torch.Tensor, lengths: torch.Tensor, y: tor
     kl_term = kl_per_dim.clamp_min(free_bits).sum() if free_bits > 0 else kl_per_dim.sum()
     loss = recon + beta * kl_term
     if bow_weight > 0 and model.bow is not None:
-        code = out.z if y is None or not model.conditional else torch.cat([out.z, model._condition(y, len(ids), ids.device)], 1)
-        logp = F.log_softmax(model.bow(code).float(), 1)                                      # (B, vocab)
+        c = model._condition(y, len(ids), ids.device)                                       # None, or one-hot
+        logp = F.log_softmax(model.bow(out.z if c is None else torch.cat([out.z, c], 1)).float(), 1)  # (B, vocab)
         words = length_mask(lengths - 1, target.shape[1])                                      # words and <eos>
         loss = loss + bow_weight * -(logp.gather(1, target) * words).sum(1).mean()
     return TextLoss(loss, recon, kl_per_dim.sum(), kl_per_dim, mask.sum(1).float().mean(), correct)

@@ -102,19 +102,11 @@ class TextBackend:
     def class_elbo(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """One sentence encoded and decoded (teacher forced, at the posterior mean) as every class of a text CVAE:
         (reconstruction cross-entropy (C,), KL (C,)) in nats per sentence; their sum is its -ELBO under each class."""
-        from training.text_train import targets_mask
+        from training.text_evaluate import class_elbo_parts
 
-        n = self.num_classes
-        m = self.model
         with torch.inference_mode():
-            ids, lengths = m.encode_batch([str(text)] * n)
-            ids = ids[:, :int(lengths.max())]
-            y = torch.arange(n)
-            out = m(ids, lengths, y, sample=False)
-            target, mask = targets_mask(m, ids, lengths)
-            ce = torch.nn.functional.cross_entropy(out.logits.float().transpose(1, 2), target, reduction="none")
-            recon = (ce * mask).sum(1)                                                       # (C,)
-            kl = (0.5 * (out.mu.pow(2) + out.logvar.exp() - 1 - out.logvar)).sum(1)          # (C,)
+            recon, kl = class_elbo_parts(self.model, *self.model.encode_batch([str(text)]))
+            recon, kl = recon[0], kl[0]                                                      # (C,) each
         return recon.double().numpy(), kl.double().numpy()
 
     def generate(self, labels, seed: int, batch: int, progress=None) -> np.ndarray:
