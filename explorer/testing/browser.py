@@ -158,14 +158,21 @@ def wait_src_change(page, elem_id: str, before: str, timeout: float = 10_000) ->
     return img_src(page, elem_id)
 
 
-def drag_slider(page, index: int, fraction: float, steps: int = 8) -> None:
-    """Drag slider z{index+1} with the mouse from its thumb to `fraction` of its track."""
+def grab_slider(page, index: int) -> tuple[dict, float]:
+    """Press the mouse on the middle of slider z{index+1}'s track (scrolled into view) and hold it: (its bounding
+    box, the y to move along); page.mouse.move(box["x"] + box["width"] * f, y) then drags it to fraction f."""
     rng = page.locator(f"#z-{index} input[type=range]")
     rng.scroll_into_view_if_needed()
     box = rng.bounding_box()
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] / 2, y)
     page.mouse.down()
+    return box, y
+
+
+def drag_slider(page, index: int, fraction: float, steps: int = 8) -> None:
+    """Drag slider z{index+1} with the mouse from its thumb to `fraction` of its track."""
+    box, y = grab_slider(page, index)
     page.mouse.move(box["x"] + box["width"] * fraction, y, steps=steps)
     page.mouse.up()
 

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
-from explorer.testing.browser import (SHIPPED, drag_slider, img_src, launch_browser, pick_model,
+from explorer.testing.browser import (SHIPPED, drag_slider, grab_slider, img_src, launch_browser, pick_model,
                                       serving, shipped_assets_present, wait_decoder, wait_ready, wait_src_change)
 
 pytestmark = pytest.mark.e2e
@@ -80,11 +80,7 @@ def test_a_drag_is_decoded_in_the_page_and_its_release_sends_the_final_z(browser
     assert on_model(pg, vae) == "browser"
     assert "in your browser" in pg.inner_text("#decode-mode")
     rng = pg.locator("#z-0 input[type=range]")
-    rng.scroll_into_view_if_needed()
-    box = rng.bounding_box()
-    y = box["y"] + box["height"] / 2
-    pg.mouse.move(box["x"] + box["width"] / 2, y)
-    pg.mouse.down()
+    box, y = grab_slider(pg, 0)
     since = len(pg.requests)
     srcs = []
     runs0 = pg.evaluate("window.__xpDecoder.runs")

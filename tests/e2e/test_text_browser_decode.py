@@ -14,7 +14,7 @@ import json
 import numpy as np
 import pytest
 
-from explorer.testing.browser import launch_browser, pick_model, serving, wait_decoder
+from explorer.testing.browser import grab_slider, launch_browser, pick_model, serving, wait_decoder
 
 pytestmark = pytest.mark.e2e
 TEXT, CVAE, BPE = "fake-text-vae", "fake-text-cvae", "fake-text-bpe"
@@ -101,11 +101,7 @@ def test_a_drag_is_decoded_in_the_page_as_the_server_decodes_it(browser, app, cl
     assert "decoded in the browser" in pg.inner_text("#decode-mode").lower()
     assert pg.locator("#decoded-image canvas.xp-live").count() == 0  # no image overlay for a sentence
     rng = pg.locator("#z-0 input[type=range]")
-    rng.scroll_into_view_if_needed()
-    box = rng.bounding_box()
-    y = box["y"] + box["height"] / 2
-    pg.mouse.move(box["x"] + box["width"] / 2, y)
-    pg.mouse.down()
+    box, y = grab_slider(pg, 0)
     since = len(pg.requests)
     seen = []
     for f in (0.05, 0.2, 0.35, 0.65, 0.8, 0.95):
