@@ -26,6 +26,8 @@ def test_train_evaluate_and_resume_through_the_cli(tmp_path, idx_folder, capsys)
     assert main(["evaluate", str(out), "-k", "2", "--data-dir", str(idx_folder)]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["iwae_k2"] > 0 and printed == json.loads((out / "metrics.json").read_text())
+    # evaluate reports how far to trust the map's stored 2-D view (PCA here: --no-tsne, no umap-learn needed)
+    assert 0 < printed["map_trustworthiness_pca"] <= 1 and 0 <= printed["map_knn5_pca"] <= 1
 
 
 def test_train_cli_passes_the_ema_mmd_classifier_pixel_bias_and_precision_settings(tmp_path, idx_folder):

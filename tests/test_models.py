@@ -120,7 +120,10 @@ def test_iwae_is_tighter_than_elbo_and_k1_matches_elbo():
     (dict(kind="gan", arch="mlp"), "arch"),
     (dict(arch="transformer"), "arch"),
     (dict(kind="cvae", num_classes=0), "num_classes"),
-    (dict(image_shape=(3, 32, 32)), "image_shape"),
+    (dict(image_shape=(1, 48, 48)), "image_shape"),
+    (dict(image_shape=(2, 32, 32)), "image_shape"),
+    (dict(image_shape=(3, 32, 64)), "image_shape"),
+    (dict(image_shape=(3, 64, 64), conv_channels=(32, 64)), r"conv_channels.*3 integers.*64x64"),
 ])
 def test_config_rejects_bad_values(bad, match):
     with pytest.raises(ConfigError, match=match):

@@ -161,14 +161,14 @@ def test_bf16_autocast_trains_close_to_fp32_and_saves_float32_weights(tmp_path, 
 def test_nan_loss_stops_cleanly_and_keeps_last_good_checkpoint(tmp_path, tiny_data, monkeypatch):
     mcfg, tcfg = _cfgs(epochs=3)
     calls = {"n": 0}
-    real = train_mod.bce_per_image
+    real = train_mod.recon_nll
 
-    def poisoned(logits, x):
+    def poisoned(*args, **kwargs):
         calls["n"] += 1
-        out = real(logits, x)
+        out = real(*args, **kwargs)
         return out * float("nan") if calls["n"] > 8 else out  # 6 train batches + 1 eval batch = epoch 1
 
-    monkeypatch.setattr(train_mod, "bce_per_image", poisoned)
+    monkeypatch.setattr(train_mod, "recon_nll", poisoned)
     with pytest.raises(TrainingDiverged, match=r"epoch 2.*last good checkpoint \(epoch 1\)"):
         train(mcfg, tcfg, tmp_path / "m", data=tiny_data, progress=False, log=lambda *a: None)
     assert json.loads((tmp_path / "m" / "train_state.json").read_text())["epoch"] == 1

@@ -1,8 +1,11 @@
 """Train, evaluate and load AE / VAE / CVAE and GAN / CGAN models for the latent-space explorer.
 
 Public API:
-    load_model(folder)            -> model in eval mode (config.json + model.safetensors; never unpickles)
+    load_model(folder)            -> model in eval mode (config.json + model.safetensors; never unpickles); folder may
+                                     be a Hugging Face Hub repo id "owner/name", downloaded once into the HF cache
     save_model(model, folder)     -> writes config.json + model.safetensors atomically
+    model.save_pretrained(dir)    -> a complete folder to share, model card and map included (training/hub.py);
+    model.push_to_hub(repo_id)       the same folder uploaded to the Hub
     create_model(kind, arch, ...) -> an untrained model
     ModelLoadError                -> raised for a folder that cannot be loaded, with the fix in the message
 

@@ -3,19 +3,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 from .checkpoint import ModelLoadError, OutputError
-from .config import (ARCHS, DEVICES, GAN_LOSSES, PRECISIONS, TEXT_DECODERS, TEXT_KIND_NAMES, ConfigError, ModelConfig,
-                     TextModelConfig, TrainConfig)
-from .data import DATASETS, DataError
+from .config import (ARCHS, DEVICES, GAN_LOSSES, IMAGE_CHANNELS, IMAGE_STAGES, LIKELIHOODS, PRECISIONS,
+                     TEXT_DECODERS, TEXT_KIND_NAMES, ConfigError, ModelConfig, TextModelConfig, TrainConfig,
+                     check_image_shape, stage_channels)
+from .data import DATASETS, DataError, check_dataset_shape
 from .export import ExportError
 from .models import MODEL_KINDS
-from .train import TrainingDiverged
+from .train import ProcessLost, TrainingDiverged
 
-EXIT_CODES = {DataError: 3, ModelLoadError: 4, OutputError: 5, ConfigError: 2, TrainingDiverged: 6, ExportError: 7}
+EXIT_CODES = {DataError: 3, ModelLoadError: 4, OutputError: 5, ConfigError: 2, TrainingDiverged: 6, ExportError: 7, ProcessLost: 8}
 
 
 # What a GAN kind (gan, cgan) trains with when the command line does not say: DCGAN's Adam learning rate, held
@@ -45,6 +47,21 @@ def _modality(args) -> str:
         from .checkpoint import read_config
         return read_config(args.out)["model"].get("modality", "image")
     return "text" if args.dataset in TEXT_DATASETS else "image"
+
+
+def _image_shape(args) -> tuple[int, int, int]:
+    """(C, H, W) from --channels and --image-size; when resuming without them, the shape saved in --out (else
+    1x28x28). ConfigError for a shape no model takes, DataError for one the dataset does not have (--channels 3 on
+    MNIST), both before anything is written."""
+    saved = None
+    if args.resume and (Path(args.out) / "config.json").is_file():
+        from .checkpoint import read_config
+        saved = read_config(args.out)["model"].get("image_shape")
+    channels, size = (saved[0], saved[-1]) if saved else (1, 28)
+    shape = (args.channels or channels, args.image_size or size, args.image_size or size)
+    check_image_shape(shape)
+    check_dataset_shape(args.dataset, shape)
+    return shape
 
 
 def _kind(args) -> str:
@@ -106,8 +123,13 @@ def _train(args) -> None:
                           "--modality text --dataset wordnet --kind vae.")
     if not text and args.dataset in TEXT_DATASETS:
         raise ConfigError(f"--dataset {args.dataset} is a text corpus: add --modality text.")
+    if text and (args.image_size or args.channels):
+        raise ConfigError("--image-size and --channels are image settings; a text model has neither.")
     if text and (args.classifier_weight or args.class_mmd):
         raise ConfigError("--classifier-weight and --class-mmd are image cvae settings; a text model has neither.")
+    if text and (args.likelihood or args.gaussian_sigma):
+        raise ConfigError("--likelihood and --gaussian-sigma are image settings: a text model's decoder is a "
+                          "softmax over tokens. Drop them.")
     tcfg = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs,
                        beta=args.beta, kl_warmup_epochs=args.kl_warmup, beta_start=args.beta_start, seed=args.seed,
                        ema=args.ema, class_mmd=args.class_mmd, classifier_weight=args.classifier_weight,
@@ -121,10 +143,16 @@ def _train(args) -> None:
                                enc_pool=args.enc_pool or TEXT_TRAIN_DEFAULTS["enc_pool"],
                                bow=(TEXT_TRAIN_DEFAULTS["bow_weight"] if args.bow_weight is None else args.bow_weight) > 0)
     else:
+        image_shape = _image_shape(args)
+        nets = GAN_MODEL_DEFAULTS if MODEL_KINDS[kind].adversarial else {}
+        stages = IMAGE_STAGES[image_shape[-1]]   # the GAN's widths, one per stage: (64, 128) -> (64, 128, 256) at 64
+        nets = {k: stage_channels(v, stages) if k.endswith("_channels") else v for k, v in nets.items()}
         mcfg = ModelConfig(kind=kind, arch=args.arch, latent_dim=args.latent_dim or ModelConfig.latent_dim,
-                           pixel_bias=args.pixel_bias,
+                           pixel_bias=args.pixel_bias, image_shape=image_shape,
+                           likelihood=args.likelihood or "bernoulli", gaussian_sigma=args.gaussian_sigma or 0.0,
                            num_classes=2 if MODEL_KINDS[kind].conditional else 0,  # the real count: from the data
-                           **(GAN_MODEL_DEFAULTS if MODEL_KINDS[kind].adversarial else {}))
+                           **{**nets, **({"batch_norm": False, "dense_batch_norm": False} if args.no_batch_norm
+                                         else {})})
     tcfg.validate(mcfg.kind)
     t0 = time.time()
     ensure_writable(args.out)  # before the data is read, let alone trained on
@@ -133,13 +161,14 @@ def _train(args) -> None:
         from .text_train import load_training_text
         data = load_training_text(tcfg)
         model = train(mcfg, tcfg, args.out, resume=args.resume, data=data)
-        if not args.no_eval:
+        if not args.no_eval and int(os.environ.get("RANK", "0")) == 0:   # under torchrun, rank 0 alone finishes
             finish_text_folder(model, args.out, data, tsne=not args.no_tsne, umap=not args.no_umap,
                                command="python -m training " + " ".join(sys.argv[1:]), wall_start=t0)
         return
-    data = load_dataset(tcfg.dataset, tcfg.data_dir, resize=tcfg.resize, train_limit=tcfg.train_limit, seed=tcfg.seed)
+    data = load_dataset(tcfg.dataset, tcfg.data_dir, resize=tcfg.resize, train_limit=tcfg.train_limit, seed=tcfg.seed,
+                        image_shape=mcfg.image_shape)
     model = train(mcfg, tcfg, args.out, resume=args.resume, data=data)
-    if not args.no_eval:
+    if not args.no_eval and int(os.environ.get("RANK", "0")) == 0:   # under torchrun, rank 0 alone finishes
         command = "python -m training " + " ".join(sys.argv[1:])
         finish_folder(model, args.out, data, k=args.k, tsne=not args.no_tsne, umap=not args.no_umap,
                       command=command, wall_start=t0)
@@ -149,22 +178,38 @@ def _evaluate(args) -> None:
     from . import checkpoint as ckpt
     from .recipes import finish_folder
     from .data import load_dataset
-    from .evaluate import evaluate
+    from .evaluate import MAP_NAME, evaluate, load_latent_map
     from .figures import METRICS_NAME
+    from .map_quality import map_quality
 
     model = ckpt.load_model(args.folder)
     config = ckpt.read_config(args.folder)
     t = config.get("train", {})
     data = load_dataset(args.dataset or t.get("dataset", "mnist"), args.data_dir or t.get("data_dir"),
-                        resize=t.get("resize", False), train_limit=t.get("train_limit"), seed=t.get("seed", 0))
+                        resize=t.get("resize", False), train_limit=t.get("train_limit"), seed=t.get("seed", 0),
+                        image_shape=getattr(model.config, "image_shape", (1, 28, 28)))
     if args.map:
         metrics = finish_folder(model, args.folder, data, k=args.k, tsne=not args.no_tsne, umap=not args.no_umap,
                                 log=lambda *a: print(*a, file=sys.stderr))
     else:
         metrics = evaluate(model, data.test, data.train, k=args.k, dataset_name=data.name,
                            class_names=data.class_names, log=lambda *a: print(*a, file=sys.stderr))
+        if (Path(args.folder) / MAP_NAME).is_file():    # each stored 2-D view's trustworthiness and 5-NN
+            metrics.update(map_quality(load_latent_map(args.folder)))
         ckpt.write_json(f"{args.folder}/{METRICS_NAME}", metrics)
     print(json.dumps(metrics, indent=2))
+
+
+def _map_quality(args) -> None:
+    from .evaluate import MAP_NAME
+    from .map_quality import add_map_quality
+
+    out = {}
+    for folder in args.folders:
+        if not (Path(folder) / MAP_NAME).is_file():
+            raise ModelLoadError(f"{folder} has no {MAP_NAME}; make it with `python -m training evaluate {folder} --map`.")
+        out[folder] = add_map_quality(folder)
+    print(json.dumps(out, indent=2))
 
 
 def _build_assets(args) -> None:
@@ -173,6 +218,23 @@ def _build_assets(args) -> None:
     dirs = {"mnist": args.mnist_dir, "fashion-mnist": args.fashion_mnist_dir, "wordnet": args.wordnet_dir}
     build_assets(args.out, dirs, names=args.only, device=args.device, epochs_scale=args.epochs_scale,
                  resume=args.resume, jobs=args.jobs)
+
+
+def _add_3d(args) -> None:
+    from .evaluate import add_3d, umap_available
+
+    missing = [f for f in args.folders if not (Path(f) / "latent_map.npz").is_file()]
+    if missing:
+        raise ConfigError(f"no latent_map.npz in {', '.join(missing)}; make one with "
+                          "`python -m training evaluate FOLDER --map`.")
+    if not umap_available():
+        print("umap-learn is not installed: adding the 3-D PCA only (`pip install umap-learn` for the 3-D UMAP).",
+              file=sys.stderr)
+    for folder in args.folders:
+        t0 = time.time()
+        done = add_3d(folder, seed=args.seed, force=args.force)
+        print(f"{folder}: " + (f"3-D views added in {time.time() - t0:.1f}s" if done else
+                               "already has its 3-D views (--force recomputes them)"))
 
 
 def _add_umap(args) -> None:
@@ -220,8 +282,18 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--arch", choices=ARCHS, default="conv")
     t.add_argument("--latent-dim", type=int,
                    help=f"at most 32 (default {ModelConfig.latent_dim}; text: {TEXT_TRAIN_DEFAULTS['latent_dim']})")
+    t.add_argument("--no-batch-norm", action="store_true",
+                   help="conv: no batch norm in any network (encoder, decoder, a GAN's generator and discriminator); "
+                        "under torchrun on CPU each process's batch norm sees only its rows, and without it N "
+                        "processes train as one process does")
     t.add_argument("--pixel-bias", action="store_true",
                    help="conv: give the decoder a learned logit offset per output pixel")
+    t.add_argument("--likelihood", choices=LIKELIHOODS,
+                   help="image autoencoders: the decoder's p(x|z), bernoulli (default; BCE) or gaussian (mean "
+                        "sigmoid(output), one global sigma; pixels dequantised, figures in nats per 8-bit image)")
+    t.add_argument("--gaussian-sigma", type=float,
+                   help="with --likelihood gaussian: a fixed pixel standard deviation (on the [0, 1] scale) instead "
+                        "of the learned one")
     t.add_argument("--dataset", choices=DATASETS + TEXT_DATASETS, default="mnist",
                    help="mnist, fashion-mnist, folder (images); wordnet, text-file (text)")
     t.add_argument("--data-file", help="text-file: a UTF-8 file, one sentence a line, optionally TAB and a label")
@@ -246,7 +318,12 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"text: tokens per sentence, longer ones cut (default {TextModelConfig.max_len})")
     t.add_argument("--data-dir", help="folder with the four IDX .gz files, or (dataset folder) an image folder "
                                       "with one sub-folder per class; default: download with torchvision")
-    t.add_argument("--resize", action="store_true", help="image folders: resize images that are not 28x28")
+    t.add_argument("--resize", action="store_true",
+                   help="image folders: resize and centre-crop every image to --image-size, in --channels' mode")
+    t.add_argument("--image-size", type=int, help=f"image folders: {'|'.join(map(str, IMAGE_STAGES))} pixels square "
+                   "(default 28); the conv networks get one more stride-2 stage per doubling")
+    t.add_argument("--channels", type=int, help=f"image folders: {'|'.join(map(str, IMAGE_CHANNELS))}, grayscale or "
+                   "RGB (default 1)")
     t.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     t.add_argument("--batch-size", type=int,
                    help=f"default {TrainConfig.batch_size}; text: {TEXT_TRAIN_DEFAULTS['batch_size']}")
@@ -298,6 +375,11 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--no-umap", action="store_true", help="--map: skip the UMAP projection")
     e.set_defaults(func=_evaluate)
 
+    q = sub.add_parser("map-quality", help="add each 2-D view's trustworthiness (k = 10) and 5-NN accuracy to "
+                                            "metrics.json, from the folder's latent_map.npz")
+    q.add_argument("folders", nargs="+")
+    q.set_defaults(func=_map_quality)
+
     b = sub.add_parser("build-assets", help="train, evaluate and map the six shipped models")
     b.add_argument("--mnist-dir", help="IDX folder for MNIST (default: torchvision download)")
     b.add_argument("--fashion-mnist-dir", help="IDX folder for Fashion-MNIST (default: torchvision download)")
@@ -310,6 +392,12 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--resume", action="store_true")
     b.add_argument("--jobs", type=int, default=2, help="processes (one per dataset, one thread each)")
     b.set_defaults(func=_build_assets)
+
+    d3 = sub.add_parser("add-3d", help="add the 3-D PCA and UMAP views to existing latent maps (no retraining)")
+    d3.add_argument("folders", nargs="+", help="model folders holding a latent_map.npz")
+    d3.add_argument("--seed", type=int, default=0)
+    d3.add_argument("--force", action="store_true", help="recompute when the map already has them")
+    d3.set_defaults(func=_add_3d)
 
     u = sub.add_parser("add-umap", help="add UMAP coordinates to existing latent maps (no retraining)")
     u.add_argument("folders", nargs="+", help="model folders holding a latent_map.npz")

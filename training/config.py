@@ -14,7 +14,14 @@ MAX_CLASSES = 1000
 ARCHS = ("mlp", "conv")
 PRECISIONS = ("fp32", "bf16")
 GAN_LOSSES = ("ns", "hinge")
+LIKELIHOODS = ("bernoulli", "gaussian")
 DEVICES = ("auto", "cpu", "cuda")
+IMAGE_CHANNELS = (1, 3)               # grayscale or RGB
+# Image side -> stride-2 stages of the conv networks: one more down/up stage per doubling, so the smallest
+# feature map is 7x7 (28) or 8x8 (32, 64).
+IMAGE_STAGES = {28: 2, 32: 2, 64: 3}
+DEFAULT_CONV_CHANNELS = (32, 64)      # the autoencoders' first two stages; each further stage doubles the last
+DEFAULT_DISC_CHANNELS = (64, 128)
 
 
 class ConfigError(ValueError):
@@ -46,23 +53,26 @@ class ModelConfig:
     kind: str = "vae"                 # a key of models.MODEL_KINDS
     arch: str = "conv"                # "mlp" | "conv"
     latent_dim: int = 16
-    image_shape: tuple = (1, 28, 28)  # (C, H, W); only 1x28x28 is supported by the architectures
+    image_shape: tuple = (1, 28, 28)  # (C, H, W): C in IMAGE_CHANNELS, H = W in IMAGE_STAGES
     num_classes: int = 0              # > 0 only for a conditional kind (cvae)
     class_names: list = field(default_factory=list)
     mlp_hidden: int = 400             # the tutorial's 784-400-20 design
-    conv_channels: tuple = (32, 64)   # two stride-2 convs: 28 -> 14 -> 7
+    conv_channels: tuple = ()         # one per stride-2 stage (28: 28 -> 14 -> 7); () = stage_channels' default
     conv_hidden: int = 256            # fully connected layer between the conv stack and the latent
     batch_norm: bool = True           # conv only: BatchNorm after each hidden conv layer (trains faster)
     pixel_bias: bool = False          # conv only: a learned logit offset per output pixel (the last layer has one bias)
     dense_batch_norm: bool = False    # conv only: BatchNorm after the decoder's dense layers too (a GAN's generator)
-    disc_channels: tuple = (64, 128)  # gan / cgan: the discriminator's two stride-2 convs (training only)
+    disc_channels: tuple = ()         # gan / cgan: the discriminator's stride-2 convs, one per stage (training only)
     disc_hidden: int = 1024           # gan / cgan: the discriminator's dense layer (0: none, conv features -> logit)
     disc_minibatch_std: bool = False  # gan / cgan: the discriminator also sees the batch's feature spread
+    likelihood: str = "bernoulli"     # the decoder's p(x|z): "bernoulli" (logits) | "gaussian" (mean sigmoid(logits))
+    gaussian_sigma: float = 0.0       # gaussian: the pixels' fixed standard deviation; 0 = one learned global sigma
 
     def __post_init__(self):
         self.image_shape = tuple(int(s) for s in self.image_shape)
-        self.conv_channels = tuple(int(c) for c in self.conv_channels)
-        self.disc_channels = tuple(int(c) for c in self.disc_channels)
+        stages = IMAGE_STAGES.get(self.image_shape[-1], 2) if self.image_shape else 2
+        self.conv_channels = tuple(int(c) for c in self.conv_channels or stage_channels(DEFAULT_CONV_CHANNELS, stages))
+        self.disc_channels = tuple(int(c) for c in self.disc_channels or stage_channels(DEFAULT_DISC_CHANNELS, stages))
         self.class_names = [str(c) for c in self.class_names]
         if not self.conditional and self.num_classes:
             self.num_classes = 0  # unconditional models ignore labels
@@ -77,12 +87,21 @@ class ModelConfig:
             raise ConfigError(
                 f"latent_dim={self.latent_dim!r} is out of range; use an integer from 1 to {MAX_LATENT_DIM} "
                 "(the app shows one slider per dimension).")
-        if self.image_shape != (1, 28, 28):
-            raise ConfigError(f"image_shape={list(self.image_shape)} is not supported; images must be 1x28x28 "
-                              "grayscale (convert your images with --resize).")
+        check_image_shape(self.image_shape)
         if self.adversarial and self.arch != "conv":
             raise ConfigError(f"a {self.kind} is a DCGAN: its generator is the conv decoder, so use arch='conv' "
                               f"(--arch conv), not {self.arch!r}.")
+        if self.likelihood not in LIKELIHOODS:
+            raise ConfigError(f"likelihood={self.likelihood!r} is unknown; use one of {', '.join(LIKELIHOODS)}.")
+        if self.adversarial and self.likelihood != "bernoulli":
+            raise ConfigError(f"a {self.kind} has no likelihood: its generator is trained against a discriminator, "
+                              "not by p(x|z). Drop --likelihood (or train a vae / ae / cvae).")
+        if not (isinstance(self.gaussian_sigma, (int, float)) and 0 <= self.gaussian_sigma <= 10):
+            raise ConfigError(f"gaussian_sigma={self.gaussian_sigma!r} must be a number from 0 to 10 (the pixels' "
+                              "standard deviation on the [0, 1] scale; 0 learns it).")
+        if self.gaussian_sigma and self.likelihood != "gaussian":
+            raise ConfigError(f"gaussian_sigma={self.gaussian_sigma} is a setting of the Gaussian likelihood; add "
+                              "--likelihood gaussian, or drop --gaussian-sigma.")
         if self.conditional and not 2 <= self.num_classes <= MAX_CLASSES:
             raise ConfigError(f"a {self.kind} needs num_classes between 2 and {MAX_CLASSES}, got {self.num_classes!r}.")
         if self.class_names and self.conditional and len(self.class_names) != self.num_classes:
@@ -91,10 +110,16 @@ class ModelConfig:
                                 ("disc_hidden", self.disc_hidden, 8192)):
             if not isinstance(value, int) or not (0 if name == "disc_hidden" else 1) <= value <= hi:
                 raise ConfigError(f"{name}={value!r} is out of range; use an integer from 1 to {hi}.")
-        if len(self.conv_channels) != 2 or not all(1 <= c <= 1024 for c in self.conv_channels):
-            raise ConfigError(f"conv_channels={list(self.conv_channels)} must be two integers from 1 to 1024.")
-        if len(self.disc_channels) != 2 or not all(1 <= c <= 1024 for c in self.disc_channels):
-            raise ConfigError(f"disc_channels={list(self.disc_channels)} must be two integers from 1 to 1024.")
+        size, stages = self.image_shape[-1], self.stages
+        for name, value in (("conv_channels", self.conv_channels), ("disc_channels", self.disc_channels)):
+            if len(value) != stages or not all(1 <= c <= 1024 for c in value):
+                raise ConfigError(f"{name}={list(value)} must be {stages} integers from 1 to 1024, one per stride-2 "
+                                  f"stage of a {size}x{size} image (e.g. {list(stage_channels(value, stages))}).")
+
+    @property
+    def stages(self) -> int:
+        """The conv networks' stride-2 stages for this image size (IMAGE_STAGES): 2 for 28 and 32, 3 for 64."""
+        return IMAGE_STAGES[self.image_shape[-1]]
 
     @property
     def conditional(self) -> bool:
@@ -208,7 +233,7 @@ class TrainConfig:
     precision: str = "fp32"           # "fp32" | "bf16": run the network's layers under bfloat16 autocast (losses stay fp32)
     seed: int = 0
     device: str = "auto"              # "auto" | "cpu" | "cuda"
-    resize: bool = False              # image folders: resize images that are not 28x28
+    resize: bool = False              # image folders: resize and centre-crop images to the model's size
     train_limit: int | None = None    # use only the first N training images (quick runs, tests)
     history_test_images: int = 2000   # size of the fixed random test subset scored after every epoch
     # text models (--modality text)
@@ -268,6 +293,25 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         return cls(**_known_keys(cls, d, "train"))
+
+
+def check_image_shape(image_shape) -> None:
+    """ConfigError unless image_shape is (C, H, W) with C in IMAGE_CHANNELS and H = W in IMAGE_STAGES."""
+    shape = tuple(image_shape)
+    sizes = "|".join(map(str, IMAGE_STAGES))
+    if len(shape) != 3 or shape[0] not in IMAGE_CHANNELS or shape[1] != shape[2] or shape[1] not in IMAGE_STAGES:
+        raise ConfigError(f"image_shape={list(shape)} is not supported; use (C, H, W) with C = 1 (grayscale) or 3 "
+                          f"(RGB) and square images of {sizes} pixels (--channels 1|3 --image-size {sizes}; "
+                          "--resize resizes other images on load).")
+
+
+def stage_channels(channels, stages: int) -> tuple:
+    """The first `stages` of `channels`, each stage past the given ones doubling the last: ((32, 64), 3) ->
+    (32, 64, 128). The default channels for an image size; a given list of the wrong length is refused instead."""
+    out = [int(c) for c in channels][:stages]
+    while len(out) < stages:
+        out.append(min(2 * out[-1], 1024))
+    return tuple(out)
 
 
 def _known_keys(cls, d: dict[str, Any], section: str) -> dict[str, Any]:

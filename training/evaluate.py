@@ -1,4 +1,4 @@
-"""Test-set figures, in nats per image (Bernoulli log-likelihood of grayscale pixels), and the latent map.
+"""Test-set figures, in nats per image (Bernoulli log-likelihood of the pixels, every channel), and the latent map.
 
 An autoencoder is measured through its encoder; a GAN, which has none, through GAN inversion (training/inversion.py)
 and its samples as the judge classifier of its dataset sees them (training/judge.py). evaluate() picks the way.
@@ -13,10 +13,10 @@ import numpy as np
 import torch
 
 from . import checkpoint as ckpt
-from .data import Split
+from .data import Split, numpy_images
 # METRICS_NAME: importable from here too
 from .figures import ACTIVE_UNIT_CUTOFF, DEFAULT_IWAE_K, METRICS_NAME, iwae_key  # noqa: F401
-from .losses import bce_per_image, kl_per_dim, log_normal, log_std_normal
+from .losses import bce_per_image, is_gaussian, kl_per_dim, log_normal, log_std_normal, recon_nll, recon_target
 from .models import LatentModel
 
 MAP_NAME = "latent_map.npz"
@@ -38,19 +38,28 @@ def iwae_bound(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, k: i
                generator: torch.Generator | None = None, chunk: int = 16) -> torch.Tensor:
     """Importance-weighted bound on -log p(x) with k samples (Burda et al. 2016): (B,) nats.
 
-    -log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x), z_i ~ q(z|x). Samples are decoded `chunk` at a time.
+    -log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x), z_i ~ q(z|x). Samples are decoded `chunk` at a time. A Gaussian
+    likelihood scores all k samples against one dequantisation of x (losses.recon_target).
     """
     mu, logvar = model.encode(x, y)
+    target = recon_target(model, x, generator)
     log_w = []
     for start in range(0, k, chunk):
         kk = min(chunk, k - start)
         z = model.draw(mu, logvar, generator, samples=kk)                       # (kk, B, D)
         yk = None if y is None else y.repeat(kk)
-        logits = model.decode_logits(z.flatten(0, 1), yk)                       # (kk*B, 1, 28, 28)
-        log_px = -bce_per_image(logits, x.repeat(kk, 1, 1, 1)).view(kk, -1)     # (kk, B)
+        logits = model.decode_logits(z.flatten(0, 1), yk)                       # (kk*B, C, H, W)
+        log_px = -recon_nll(model, logits, target.repeat(kk, 1, 1, 1), dequantized=True).view(kk, -1)  # (kk, B)
         log_w.append(log_px + log_std_normal(z) - log_normal(z, mu, logvar))
     log_w = torch.cat(log_w)                                                    # (k, B)
     return -(torch.logsumexp(log_w, 0) - math.log(k))
+
+
+def pixel_units(model: LatentModel) -> str:
+    """What one image's likelihood sums over: "grayscale pixels" (1 x H x W values), or for colour the 3 x H x W
+    channel values."""
+    c, h, w = model.config.image_shape
+    return "grayscale pixels" if c == 1 else f"RGB channel values ({c} x {h} x {w} per image)"
 
 
 def evaluate(model: LatentModel, test: Split, train: Split | None = None, *, k: int = 64, seed: int = 0,
@@ -92,7 +101,7 @@ def _evaluate_autoencoder(model: LatentModel, test: Split, train: Split | None, 
             sums["iwae"] += iwae_bound(model, x, y_in, k, generator=gen).sum().item()
         else:
             z = mu
-        sums["recon"] += bce_per_image(model.decode_logits(z, y_in), x).sum().item()
+        sums["recon"] += recon_nll(model, model.decode_logits(z, y_in), x, gen).sum().item()
     n = len(test)
     mus = torch.cat(mus)
     # Active units (Burda et al.): dimensions whose posterior mean varies across the data (figures.py).
@@ -115,10 +124,25 @@ def _evaluate_autoencoder(model: LatentModel, test: Split, train: Split | None, 
         "kl_per_dim": (kl_dims / n).tolist() if model.stochastic else None,
         "n_test": n,
         "knn_fit_on": "train means" if train is not None else "test means (leave-one-out)",
-        "units": "nats per image; Bernoulli likelihood of grayscale pixels",
+        **_likelihood_figures(model, recon, sums, n, k),
         "seconds": round(time.time() - t0, 1),
     }
     return metrics
+
+
+def _likelihood_figures(model: LatentModel, recon: float, sums: dict, n: int, k: int) -> dict:
+    """metrics.json's likelihood keys: which one, its units and, for a Gaussian, sigma and bits per dimension."""
+    if not is_gaussian(model):
+        return {"likelihood": "bernoulli", "units": f"nats per image; Bernoulli likelihood of {pixel_units(model)}"}
+    dims = math.prod(model.config.image_shape)
+    out = {"likelihood": "gaussian", "sigma": model.sigma, "sigma_learned": not model.config.gaussian_sigma,
+           "units": ("nats per 8-bit image: the Gaussian density of the uniformly dequantised image, (k + u) / 256, "
+                     "plus D log 256 (an upper bound on -log P of the 8-bit image)"),
+           "bits_per_dim_recon": recon / (dims * math.log(2))}
+    if model.stochastic:
+        out["bits_per_dim_neg_elbo"] = (recon + sums["kl"] / n) / (dims * math.log(2))
+        out[f"bits_per_dim_iwae_k{k}"] = sums["iwae"] / n / (dims * math.log(2))
+    return out
 
 
 def knn5_leave_one_out(codes: np.ndarray, labels: np.ndarray) -> float:
@@ -207,7 +231,8 @@ def evaluate_gan(model: LatentModel, test: Split, train: Split | None, *, k: int
         "n_test": len(test),
         "knn_fit_on": "inverted test codes (leave-one-out)",
         "judge": type(clf).__name__,
-        "units": "nats per image; Bernoulli likelihood of grayscale pixels; Fréchet distance in the judge's features",
+        "units": f"nats per image; Bernoulli likelihood of {pixel_units(model)}; Fréchet distance in the judge's "
+                 "features",
         "seconds": round(time.time() - t0, 1),
     })
     return metrics
@@ -244,6 +269,37 @@ def umap_2d(points: np.ndarray, seed: int = 0) -> np.ndarray:
 
     reducer = umap.UMAP(n_components=2, n_neighbors=15, min_dist=0.1, n_epochs=200, random_state=seed, n_jobs=1)
     return np.asarray(reducer.fit_transform(np.asarray(points, dtype=np.float32)), dtype=np.float32)
+
+
+def map_3d(mu: np.ndarray, seed: int = 0, umap: bool = True) -> dict[str, np.ndarray]:
+    """The 3-D views of a latent map: "pca3" (N, 3) with "pca3_components" (3, D) on the 2-D PCA's mean (so a new
+    code goes on it exactly: (z - pca_mean) @ pca3_components.T; the first two components are the 2-D PCA's), and
+    "umap3" (N, 3), UMAP with the 2-D one's settings (when umap-learn is installed)."""
+    from sklearn.decomposition import PCA
+
+    mu = np.asarray(mu, dtype=np.float32)
+    k = min(3, mu.shape[1])
+    pca = PCA(n_components=k, random_state=seed).fit(mu)
+    comps = np.zeros((3, mu.shape[1]), np.float32)
+    comps[:k] = pca.components_                       # a 2-dimensional latent space: a flat third axis
+    out = {"pca3": ((mu - pca.mean_) @ comps.T).astype(np.float32), "pca3_components": comps}
+    if umap and umap_available():
+        import umap as umap_learn
+        reducer = umap_learn.UMAP(n_components=3, n_neighbors=15, min_dist=0.1, n_epochs=200, random_state=seed,
+                                  n_jobs=1)
+        out["umap3"] = np.asarray(reducer.fit_transform(mu), dtype=np.float32)
+    return out
+
+
+def add_3d(folder: str | Path, seed: int = 0, force: bool = False) -> bool:
+    """Add the 3-D views (map_3d) to a folder's latent_map.npz from its stored means, without retraining; the other
+    arrays are written back unchanged. False (and nothing changed) when the map has them and force is False."""
+    arrays = load_latent_map(folder)
+    if "pca3" in arrays and ("umap3" in arrays or not umap_available()) and not force:
+        return False
+    arrays.update(map_3d(arrays["mu"], seed))
+    save_latent_map(folder, arrays)
+    return True
 
 
 def add_umap(folder: str | Path, seed: int = 0, force: bool = False) -> bool:
@@ -284,7 +340,7 @@ def build_latent_map(model: LatentModel, test: Split, *, seed: int = 0, tsne: bo
     out = {
         "mu": mu,
         "labels": test.labels.numpy().astype(np.int64),
-        "images": test.images.numpy().astype(np.uint8),                         # (N, 28, 28)
+        "images": numpy_images(test.images),                     # (N, H, W), or (N, H, W, 3) for colour
         "pca": pca.transform(mu).astype(np.float32),
         "pca_mean": pca.mean_.astype(np.float32),
         "pca_components": pca.components_.astype(np.float32),                   # (2, D)
@@ -294,6 +350,7 @@ def build_latent_map(model: LatentModel, test: Split, *, seed: int = 0, tsne: bo
         out["tsne"] = tsne_2d(mu, seed)
     if umap and umap_available():
         out["umap"] = umap_2d(mu, seed)
+    out.update(map_3d(mu, seed, umap=umap))          # the 3-D views: pca3 (+ its basis) and umap3
     return out
 
 

@@ -4,8 +4,8 @@ The file's contract (format "latent-explorer-decoder/1"):
 
     inputs    z      float32 [N, D]     N is dynamic; D = the model's latent_dim
               label  int64   [N]        conditional models (cvae) only: class ids 0..C-1
-    output    image  float32 [N, H, W]  pixel probabilities in [0, 1] (the sigmoid applied, the one channel
-                                        dropped): what explorer.backends.autoencoder.AutoencoderBackend.decode returns
+    output    image  float32 [N, H, W]  pixel probabilities in [0, 1] (the sigmoid applied, a grayscale model's one
+                                        channel dropped; a colour model's is [N, 3, H, W]): what explorer.backends.autoencoder.AutoencoderBackend.decode returns
     opset 17; metadata_props: format, latent_dim, num_classes, image_shape (JSON list [C, H, W]) and weights_sha256
     (the sha256 of the folder's model.safetensors, so an export that predates a retrain is seen as stale).
 
@@ -56,27 +56,41 @@ def _onnx():
 
 
 class _DecoderGraph(nn.Module):
-    """z (N, D) [, label (N,)] -> (N, H, W) probabilities, through the decoder's own layers.
+    """z (N, D) [, label (N,)] -> (N, H, W) probabilities ((N, C, H, W) for colour), through the decoder's own layers.
 
     Not model.decode: that goes through LatentModel._condition, whose checks on the labels (y.numel(), y.min(),
     y.max()) are Python branches on tensor values, which a trace freezes at the example batch's outcome. Here the
     one-hot is computed in the graph (label == 0..C-1), for any batch; an id outside 0..C-1 gives a row of zeros."""
 
-    def __init__(self, decoder: nn.Module, num_classes: int):
+    def __init__(self, decoder: nn.Module, num_classes: int, channels: int = 1):
         super().__init__()
         self.decoder = decoder
+        self.grayscale = channels == 1       # one channel: the (N, H, W) output every grayscale file has had
         self.conditional = num_classes > 0
         self.register_buffer("classes", torch.arange(max(num_classes, 1)).view(1, -1), persistent=False)
 
     def forward(self, z: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
         c = (label.view(-1, 1) == self.classes).to(z.dtype) if self.conditional else None
-        return torch.sigmoid(self.decoder(z, c)).squeeze(1)
+        out = torch.sigmoid(self.decoder(z, c))                                  # (N, C, H, W)
+        return out.squeeze(1) if self.grayscale else out
+
+
+def output_shape(image_shape) -> list[int]:
+    """The "image" output's shape past the batch: [H, W] for one channel (as every grayscale decoder.onnx has
+    been), [C, H, W] for colour. image_shape is (C, H, W), or (H, W) for grayscale."""
+    shape = [int(s) for s in image_shape]
+    return shape[-2:] if len(shape) == 2 or shape[0] == 1 else shape
+
+
+def _output_layout(images: torch.Tensor) -> torch.Tensor:
+    """model.decode's (N, C, H, W) in the file's layout: (N, H, W) for one channel, unchanged for colour."""
+    return images[:, 0] if images.shape[1] == 1 else images
 
 
 def _trace(model: LatentModel) -> bytes:
     """The decoder of an eval-mode CPU float32 model as ONNX bytes (no metadata yet)."""
     d, c = model.latent_dim, model.num_classes
-    graph = _DecoderGraph(model.decoder, c).eval()
+    graph = _DecoderGraph(model.decoder, c, model.config.image_shape[0]).eval()
     example = (torch.zeros(2, d),) + ((torch.arange(2) % c,) if c else ())
     names = ["z", "label"][:len(example)]
     buf = io.BytesIO()
@@ -114,8 +128,8 @@ def verify(data: bytes | str | Path, model: LatentModel, n: int = CHECK_CODES, s
         z = torch.randn(size, model.latent_dim, generator=g) * 3
         y = torch.randint(0, model.num_classes, (size,), generator=g) if model.num_classes else None
         with torch.inference_mode():
-            ref = model.decode(z.to(_device(model)), None if y is None else y.to(_device(model)))[:, 0]
-        ref = ref.float().cpu().numpy()
+            ref = model.decode(z.to(_device(model)), None if y is None else y.to(_device(model)))
+        ref = _output_layout(ref).float().cpu().numpy()
         feed = {"z": z.numpy()} | ({"label": y.numpy()} if y is not None else {})
         out = sess.run(["image"], feed)[0]
         if out.shape != ref.shape:
@@ -157,7 +171,7 @@ def export_decoder(model: LatentModel, path: str | Path, *, weights_sha256: str 
     for key, value in meta.items():
         proto.metadata_props.add(key=key, value=value)
     # The tracer names the output's height and width symbolically; they are fixed (and the page reads them here).
-    for dim, size in zip(proto.graph.output[0].type.tensor_type.shape.dim[1:], m.config.image_shape[1:]):
+    for dim, size in zip(proto.graph.output[0].type.tensor_type.shape.dim[1:], output_shape(m.config.image_shape)):
         dim.Clear()
         dim.dim_value = int(size)
     onnx.checker.check_model(proto)
@@ -184,7 +198,7 @@ def export_folder(folder: str | Path, out: str | Path | None = None, *, check: b
 def check_decoder_file(path: str | Path, latent_dim: int, num_classes: int, image_shape,
                        weights_sha256: str | None = None) -> str | None:
     """None when `path` is a decoder.onnx of this contract for a model of this latent size, class count and image
-    shape ((H, W) or (C, H, W)), exported from the weights with this sha256 (when given); otherwise a phrase saying
+    shape ((H, W) or (C, H, W); output_shape gives the "image" output's), exported from the weights with this sha256 (when given); otherwise a phrase saying
     what is wrong, e.g. "takes codes of size 3, but the model's latent size is 4". Raises ExportError only when
     onnx is not installed."""
     onnx = _onnx()
@@ -203,7 +217,7 @@ def check_decoder_file(path: str | Path, latent_dim: int, num_classes: int, imag
     if meta.get("format") != FORMAT:
         return (f"was not written by this exporter (its format is {meta.get('format')!r}, "
                 f"expected {FORMAT!r})")
-    hw = [int(s) for s in tuple(image_shape)[-2:]]
+    hw = output_shape(image_shape)
 
     def dims(value) -> list:
         t = value.type.tensor_type
@@ -238,7 +252,7 @@ def check_decoder_file(path: str | Path, latent_dim: int, num_classes: int, imag
         shape = json.loads(meta.get("image_shape", "null"))
     except ValueError:
         shape = None
-    if not isinstance(shape, list) or shape[-2:] != hw:
+    if not isinstance(shape, list) or output_shape(shape) != hw:
         return f"records image_shape {meta.get('image_shape')}, but the model's images are {hw}"
     if weights_sha256 is not None and meta.get("weights_sha256") != weights_sha256:
         return ("is stale: it was exported from other weights than the folder's model.safetensors "

@@ -59,7 +59,7 @@ SPLIT_SETTINGS = {"steps": 50, "starts": 1, "pool": 8192, "batch_size": 500}
 
 
 def _runner(model: LatentModel, precision: str):
-    """decode(z (B, D) float32, c (B, C) one-hot or None) -> float32 logits (B, 1, 28, 28), differentiable in z.
+    """decode(z (B, D) float32, c (B, C) one-hot or None) -> float32 logits (B, C, H, W), differentiable in z.
 
     "bf16" runs a bfloat16 copy of the decoder (made once per model, _cached): faster than the float32 decoder on
     a CPU with bf16 arithmetic, and than autocast, which casts every weight again at every step (for a batch of
@@ -151,7 +151,7 @@ def _cosine(lr: float, lr_min_ratio: float, t: int, steps: int) -> float:
 
 def _search(decode, x: torch.Tensor, cond: torch.Tensor | None, z0: torch.Tensor, *, steps: int,
             explore_steps: int, lr: float, lr_min_ratio: float, prior_weight: float) -> torch.Tensor:
-    """Adam on the codes of one batch. decode is _runner's; x (B, 1, 28, 28); cond (B, C) one-hot or None; z0
+    """Adam on the codes of one batch. decode is _runner's; x (B, C, H, W); cond (B, C) one-hot or None; z0
     (B, S, D) starts.
 
     All B * S codes step together; after explore_steps steps the best start of each image (lowest BCE at that
@@ -189,7 +189,7 @@ def invert(model: LatentModel, images: torch.Tensor, labels: torch.Tensor | None
            starts: int = 4, explore_steps: int = 15, pool: int = 8192, prior_weight: float = 0.1, lr: float = 0.2,
            lr_min_ratio: float = 0.5, seed: int = 0, batch_size: int = 500, precision: str = "auto",
            progress=None) -> Inversion:
-    """Find codes z (N, D) whose decoded images best match `images` (N, 1, 28, 28) float in [0, 1].
+    """Find codes z (N, D) whose decoded images best match `images` (N, C, H, W) float in [0, 1].
 
     labels (N,) class ids, required for a conditional model (each image is inverted as its own class).
     steps: Adam steps per image; starts: how many of the `pool` random codes that score best on an image are

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import checkpoint as ckpt
-from .data import Dataset, Split
+from .data import Dataset, Split, image_shape_of, unit_images
 
 ARCH_VERSION = "smallcnn-v1"  # bump when SmallCNN changes, so cached weights are retrained
 
@@ -41,23 +41,23 @@ class SmallCNN(nn.Module):
     The standard MNIST CNN, with padded convolutions and two poolings so it runs quickly on a CPU.
     """
 
-    def __init__(self, num_classes: int = 10, feature_dim: int = 128):
+    def __init__(self, num_classes: int = 10, feature_dim: int = 128, image_shape: tuple = (1, 28, 28)):
         super().__init__()
         self.convs = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),    # (B, 32, 14, 14)
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # (B, 64, 7, 7)
+            nn.Conv2d(image_shape[0], 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),    # (B, 32, 14, 14)
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),                # (B, 64, 7, 7)
         )
         self.drop1 = nn.Dropout(0.25)
-        self.fc = nn.Linear(64 * 7 * 7, feature_dim)
+        self.fc = nn.Linear(64 * (image_shape[1] // 4) * (image_shape[2] // 4), feature_dim)
         self.drop2 = nn.Dropout(0.5)
         self.head = nn.Linear(feature_dim, num_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, 1, 28, 28) in [0, 1] -> penultimate activations (B, feature_dim)."""
+        """x (B, C, H, W) in [0, 1] -> penultimate activations (B, feature_dim)."""
         return F.relu(self.fc(self.drop1(self.convs(x).flatten(1))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, 1, 28, 28) in [0, 1] -> class logits (B, num_classes)."""
+        """x (B, C, H, W) in [0, 1] -> class logits (B, num_classes)."""
         return self.head(self.drop2(self.features(x)))
 
 
@@ -70,7 +70,8 @@ class WideCNN(nn.Module):
     -> (B, num_classes). Strided convolutions rather than pooling keep its training short on a 2-core CPU.
     """
 
-    def __init__(self, num_classes: int = 10, channels: tuple[int, int, int] = (64, 128, 256)):
+    def __init__(self, num_classes: int = 10, channels: tuple[int, int, int] = (64, 128, 256),
+                 image_shape: tuple = (1, 28, 28)):
         super().__init__()
 
         def block(c_in: int, c_out: int, stride: int, kernel: int = 3) -> list[nn.Module]:
@@ -78,16 +79,16 @@ class WideCNN(nn.Module):
                     nn.BatchNorm2d(c_out), nn.ReLU()]
 
         c1, c2, c3 = channels
-        self.convs = nn.Sequential(*block(1, c1, 2, 5), *block(c1, c2, 2), *block(c2, c3, 2), *block(c3, c3, 1))
+        self.convs = nn.Sequential(*block(image_shape[0], c1, 2, 5), *block(c1, c2, 2), *block(c2, c3, 2), *block(c3, c3, 1))
         self.drop = nn.Dropout(0.3)
         self.head = nn.Linear(c3, num_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, 1, 28, 28) in [0, 1] -> globally average-pooled activations (B, 256)."""
+        """x (B, C, H, W) in [0, 1] -> globally average-pooled activations (B, 256)."""
         return self.convs(x).mean((2, 3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, 1, 28, 28) in [0, 1] -> class logits (B, num_classes)."""
+        """x (B, C, H, W) in [0, 1] -> class logits (B, num_classes)."""
         return self.head(self.drop(self.features(x)))
 
 
@@ -126,20 +127,21 @@ def default_shift(which: str, dataset_name: str) -> int:
 
 
 def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Move each image of x (B, 1, H, W) by its own random offset of up to max_shift pixels in x and y, filling
-    with zeros (background): (B, 1, H, W)."""
+    """Move each image of x (B, C, H, W) by its own random offset of up to max_shift pixels in x and y, filling
+    with zeros (background): (B, C, H, W)."""
     if max_shift <= 0:
         return x
     b, _, h, w = x.shape
-    padded = F.pad(x, (max_shift,) * 4)                                         # (B, 1, H + 2s, W + 2s)
+    padded = F.pad(x, (max_shift,) * 4)                                         # (B, C, H + 2s, W + 2s)
     dy, dx = torch.randint(0, 2 * max_shift + 1, (2, b, 1), generator=generator)
     rows, cols = dy + torch.arange(h), dx + torch.arange(w)                     # (B, H), (B, W)
-    return padded[torch.arange(b)[:, None, None], 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
+    picked = padded[torch.arange(b)[:, None, None], :, rows[:, :, None], cols[:, None, :]]   # (B, H, W, C)
+    return picked.permute(0, 3, 1, 2)
 
 
 @torch.inference_mode()
 def classify(classifier: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
-    """images (N, 1, 28, 28) float in [0, 1] -> (predicted class (N,) int64, features (N, feature_dim) float64)."""
+    """images (N, C, H, W) float in [0, 1] -> (predicted class (N,) int64, features (N, feature_dim) float64)."""
     classifier.eval()
     preds, feats = [], []
     for i in range(0, len(images), batch_size):
@@ -158,7 +160,7 @@ def accuracy(classifier: nn.Module, split: Split) -> float:
 def train_classifier(train: Split, num_classes: int, *, epochs: int = 4, batch_size: int | None = None,
                      lr: float | None = None, shift: int | None = None, seed: int = 0, which: str = "smallcnn",
                      log=print) -> nn.Module:
-    """Adam on cross-entropy over the real training images (uint8 (N, 28, 28)); returns the judge in eval mode.
+    """Adam on cross-entropy over the real training images (uint8 (N, H, W) or (N, C, H, W)); returns the judge in eval mode.
 
     The learning rate, batch size, schedule and random shift come from the judge's recipe in JUDGES unless given
     (the shift: its default for a dataset the recipe does not name).
@@ -168,7 +170,7 @@ def train_classifier(train: Split, num_classes: int, *, epochs: int = 4, batch_s
     batch_size = recipe["batch_size"] if batch_size is None else batch_size
     shift = recipe["shift"]["default"] if shift is None else shift
     torch.manual_seed(seed)
-    model = cls(num_classes)
+    model = cls(num_classes, image_shape=image_shape_of(train.images))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n = len(train)
     steps = math.ceil(n / batch_size)
@@ -181,7 +183,7 @@ def train_classifier(train: Split, num_classes: int, *, epochs: int = 4, batch_s
         perm = torch.randperm(n, generator=gen)
         for b in range(steps):
             idx = perm[b * batch_size:(b + 1) * batch_size]
-            x = random_shift(train.images[idx].unsqueeze(1).float().div_(255), shift, gen)   # (B, 1, 28, 28)
+            x = random_shift(unit_images(train.images[idx]), shift, gen)                    # (B, C, H, W)
             loss = F.cross_entropy(model(x), train.labels[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -217,6 +219,9 @@ def load_or_train(path: str | Path, train: Split, num_classes: int, *, epochs: i
     settings = {"arch": version, "num_classes": str(num_classes), "epochs": str(epochs), "seed": str(seed),
                 "train_images": str(len(train)), "lr": str(recipe["lr"]), "batch_size": str(recipe["batch_size"]),
                 "schedule": recipe["schedule"], "shift": str(shift)}
+    shape = image_shape_of(train.images)
+    if shape != (1, 28, 28):   # only then, so the grayscale judges cached before colour existed still match
+        settings["image_shape"] = "x".join(map(str, shape))
     if fingerprint:
         settings["images_sha1"] = images_fingerprint(train)
     if path.is_file():
@@ -224,7 +229,7 @@ def load_or_train(path: str | Path, train: Split, num_classes: int, *, epochs: i
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}
             if all(meta.get(k) == v for k, v in settings.items()):
-                model = cls(num_classes)
+                model = cls(num_classes, image_shape=shape)
                 model.load_state_dict(load_file(str(path)))
                 return model.eval()
             log(f"  {path}: made with other settings ({json.dumps(meta)}); retraining")
@@ -297,7 +302,7 @@ def frechet_from_stats(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.
 @torch.inference_mode()
 def sample_features(model: nn.Module, judge: nn.Module, n: int, labels: torch.Tensor | None = None, seed: int = 0,
                     *, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Draw n prior samples of `model` (anything with sample(n, y, generator=...) -> (n, 1, 28, 28) in [0, 1]; class
+    """Draw n prior samples of `model` (anything with sample(n, y, generator=...) -> (n, C, H, W) in [0, 1]; class
     labels (n,) for a conditional model) and let the judge label them.
 
     Returns (predicted class (n,) int64, judge features (n, F) float64). The codes come from a generator seeded with
@@ -309,7 +314,7 @@ def sample_features(model: nn.Module, judge: nn.Module, n: int, labels: torch.Te
     for i in range(0, n, batch_size):
         m = min(batch_size, n - i)
         y = None if labels is None else labels[i:i + m]
-        images = model.sample(m, y, generator=gen).float().cpu()                # (m, 1, 28, 28) in [0, 1]
+        images = model.sample(m, y, generator=gen).float().cpu()                # (m, C, H, W) in [0, 1]
         p, f = classify(judge, images, batch_size)
         preds.append(p)
         feats.append(f)

@@ -12,6 +12,58 @@ def bce_per_image(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
 
 
+LOG_256 = math.log(256.0)
+
+
+def dequantize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """8-bit images x = k / 255 in [0, 1] -> uniformly dequantised y = (k + u) / 256, u ~ U[0, 1) per pixel.
+
+    A density on [0, 1)^D then gives each 8-bit image the probability of its bins, P(k) = integral of p over the
+    bin, whose width is 1/256 per pixel; -log P(k) <= E_u[-log p(y)] + D log 256 (Theis et al. 2016), so the
+    dequantised density's NLL plus D log 256 is an upper bound on the 8-bit image's NLL in nats."""
+    k = torch.round(x * 255.0)
+    u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return (k + u) / 256.0
+
+
+def gaussian_nll_per_image(mean: torch.Tensor, y: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
+    """-log N(y; mean, sigma^2 I), summed over pixels: (B,). log_sigma is a scalar (one global sigma) or
+    broadcastable to mean. The tutorial's MSE loss is this up to a scale and a constant: 0.5 * sum((y - mean)^2) /
+    sigma^2 + D log sigma + D/2 log 2 pi."""
+    log_sigma = torch.as_tensor(log_sigma, dtype=mean.dtype, device=mean.device)
+    per_pixel = 0.5 * ((y - mean) * torch.exp(-log_sigma)).pow(2) + log_sigma + 0.5 * math.log(2 * math.pi)
+    return per_pixel.expand_as(mean).flatten(1).sum(1)
+
+
+def is_gaussian(model) -> bool:
+    """The model's decoder is a Gaussian (--likelihood gaussian); False for Bernoulli ones and old configs."""
+    return getattr(model.config, "likelihood", "bernoulli") == "gaussian"
+
+
+def recon_target(model, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """What `model`'s likelihood scores: x itself (Bernoulli), or x dequantised (Gaussian; `dequantize`). An IWAE
+    bound dequantises once and scores every sample against the same target (recon_nll(..., dequantized=True))."""
+    return dequantize(x, generator) if is_gaussian(model) else x
+
+
+def recon_nll(model, logits: torch.Tensor, x: torch.Tensor, generator: torch.Generator | None = None,
+              dequantized: bool = False) -> torch.Tensor:
+    """The reconstruction term -log p(x|z) of `model`'s likelihood, nats per image: (B,).
+
+    bernoulli: the binary cross-entropy of the logits (bce_per_image), as the tutorials' VAE.
+    gaussian: the mean is sigmoid(logits) (so the image the explorer shows is the same function of the logits),
+    the standard deviation the model's global sigma (model.log_sigma); x is dequantised (`dequantize`, with
+    `generator`) and D log 256 added, so the figure is the NLL of the 8-bit image in nats (an upper bound).
+    Bernoulli nats on grayscale pixels are not a likelihood of the 8-bit data (the target is not binary), so the two
+    are not comparable as numbers; bits per dimension of the Gaussian are nats / (D ln 2). dequantized=True: x is
+    already recon_target's output (the same noise for several samples)."""
+    if not is_gaussian(model):
+        return bce_per_image(logits, x)
+    y = x if dequantized else dequantize(x, generator)
+    nll = gaussian_nll_per_image(torch.sigmoid(logits), y, model.log_sigma)
+    return nll + x[0].numel() * LOG_256
+
+
 def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(0, I)) per latent dimension: (B, D)."""
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)

@@ -25,15 +25,23 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
     else:
         data_line = (f"{dataset}: {d.get('train_images')} training images, {d.get('test_images')} test images "
                      f"(source: {source}).")
+    shape = [int(s) for s in m.get("image_shape", (1, 28, 28))]
+    if shape != [1, 28, 28]:
+        data_line += (f" Images are {'RGB' if shape[0] == 3 else 'grayscale'} {shape[1]}x{shape[2]} "
+                      f"(`--channels {shape[0]} --image-size {shape[1]}`"
+                      f"{', resized and centre-cropped on load' if t.get('resize') else ''}).")
     k = iwae_k(metrics)   # the folder's own IWAE bound, whatever `-k` it was evaluated with
     gan = kind.adversarial
     figures = [f for f in FIGURES if f.applies(gan, kind.conditional)]
     cells = [f.format_card(metrics.get(f.key_at(k))) + (f" / {m['latent_dim']}" if f.of_latent else "")
              for f in figures]
+    description = kind.description
+    if m.get("likelihood", "bernoulli") == "gaussian":
+        description = description.replace("Bernoulli decoder, loss = BCE", "Gaussian decoder, loss = Gaussian NLL")
     lines = [
         f"# {folder.name}",
         "",
-        f"A {m['arch']} {m['kind'].upper()} with a {m['latent_dim']}-dimensional latent space: {kind.description}.",
+        f"A {m['arch']} {m['kind'].upper()} with a {m['latent_dim']}-dimensional latent space: {description}.",
         "",
         "Load it with `training.load_model(\"<this folder>\")`. Weights are `model.safetensors`; the "
         "architecture and training settings are in `config.json`.",
@@ -59,6 +67,12 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
     if m.get("disc_minibatch_std"):
         lines.append("- the discriminator also saw the spread of its features across each batch (minibatch standard "
                      "deviation), so a batch of near-identical samples stood out")
+    if m.get("likelihood", "bernoulli") == "gaussian":
+        sigma = (f"fixed sigma {m['gaussian_sigma']}" if m.get("gaussian_sigma") else
+                 "one learned global sigma" + (f" (now {metrics['sigma']:.4f})" if metrics.get("sigma") else ""))
+        lines.append(f"- likelihood: Gaussian, mean sigmoid(decoder output), {sigma} (`--likelihood gaussian`)")
+    else:
+        lines.append("- likelihood: Bernoulli (binary cross-entropy of the pixels)")
     if m.get("pixel_bias"):
         lines.append("- the decoder has a learned logit offset per output pixel")
     if t.get("precision") == "bf16":
@@ -83,10 +97,9 @@ def write_model_card(folder: str | Path, *, command: str | None = None, wall_sec
     if gan:
         lines += _gan_figures_text(metrics, m)
     else:
-        lines.append(
-            "Reconstruction is the Bernoulli negative log-likelihood (BCE) of the grayscale test pixels; for the AE "
-            "it is the BCE of decoding the code itself and there is no KL or likelihood bound. "
-            "5-NN accuracy: a 5-nearest-neighbour classifier fit on the training-set means, scored on the test means.")
+        lines.append(_likelihood_text(m, metrics) +
+                     " 5-NN accuracy: a 5-nearest-neighbour classifier fit on the training-set means, scored on the "
+                     "test means.")
     if extra:
         lines += ["", extra]
     if history and gan:
@@ -184,6 +197,18 @@ def _gan_figures_text(metrics: dict, m: dict) -> list[str]:
         if per_class and len(per_class) == len(hist):
             lines.append(_row(["labelled as their class"] + [f"{a:.1%}" for a in per_class]))
     return lines
+
+
+def _likelihood_text(m: dict, metrics: dict) -> str:
+    """The card's sentence on what the reconstruction figure is, for the model's likelihood."""
+    if m.get("likelihood", "bernoulli") != "gaussian":
+        return ("Reconstruction is the Bernoulli negative log-likelihood (BCE) of the grayscale test pixels; for the "
+                "AE it is the BCE of decoding the code itself and there is no KL or likelihood bound.")
+    bpd = metrics.get(f"bits_per_dim_iwae_k{iwae_k(metrics)}") or metrics.get("bits_per_dim_recon")
+    return ("Reconstruction is the Gaussian negative log-likelihood of the 8-bit test images: the density of the "
+            "uniformly dequantised pixels, (k + u) / 256, plus D log 256 nats, an upper bound on -log P of the "
+            "8-bit image. These nats are not comparable with a Bernoulli model's BCE, which is not a likelihood of "
+            "8-bit data." + (f" In bits per dimension: {bpd:.3f}." if bpd else ""))
 
 
 def _row(cells) -> str:

@@ -11,6 +11,7 @@ from .model_card import write_model_card
 from .config import ModelConfig, TrainConfig
 from .data import Dataset, load_dataset
 from .evaluate import build_latent_map, evaluate, save_latent_map
+from .map_quality import PROJECTION_KEYS, map_quality
 from .figures import METRICS_NAME, iwae_key
 from .models import MODEL_KINDS, LatentModel
 
@@ -111,8 +112,15 @@ def finish_folder(model: LatentModel, folder: str | Path, data: Dataset, *, k: i
     ckpt.write_json(folder / METRICS_NAME, metrics)
     log(f"{folder.name}: evaluated in {time.time() - t0:.0f}s  " + _summary(metrics, k))
     t1 = time.time()
-    save_latent_map(folder, build_latent_map(model, data.test, tsne=tsne, umap=umap, inversion=inversion))
+    arrays = build_latent_map(model, data.test, tsne=tsne, umap=umap, inversion=inversion)
+    save_latent_map(folder, arrays)
     log(f"{folder.name}: latent map in {time.time() - t1:.0f}s")
+    t2 = time.time()
+    metrics.update(map_quality(arrays))    # how far to trust each 2-D view (map_quality.py)
+    ckpt.write_json(folder / METRICS_NAME, metrics)
+    log(f"{folder.name}: map trustworthiness " + ", ".join(
+        f"{key} {metrics[f'map_trustworthiness_{key}']:.3f}" for key in PROJECTION_KEYS
+        if f"map_trustworthiness_{key}" in metrics) + f" in {time.time() - t2:.0f}s")
     write_model_card(folder, command=command, wall_seconds=None if wall_start is None else time.time() - wall_start)
     write_decoder(folder, log=log)
     return metrics

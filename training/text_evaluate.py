@@ -209,7 +209,7 @@ def build_text_map(model: TextModel, test, *, seed: int = 0, tsne: bool = True, 
     posterior means and 2-D PCA / t-SNE / UMAP coordinates (the same projections as an image map)."""
     from sklearn.decomposition import PCA
 
-    from .evaluate import tsne_2d, umap_2d, umap_available
+    from .evaluate import map_3d, tsne_2d, umap_2d, umap_available
     mu = encode_texts(model, test.texts, test.labels).numpy().astype(np.float32)
     arrays = {"texts": np.array(test.texts, dtype=np.str_), "headwords": np.array(test.headwords, dtype=np.str_),
               "categories": np.array(test.categories, dtype=np.str_),
@@ -221,13 +221,8 @@ def build_text_map(model: TextModel, test, *, seed: int = 0, tsne: bool = True, 
         arrays["tsne"] = tsne_2d(mu, seed).astype(np.float32)
     if umap and umap_available():
         arrays["umap"] = umap_2d(mu, seed).astype(np.float32)
+    arrays.update(map_3d(mu, seed, umap=umap))       # the 3-D views, as an image map's
     return arrays
-
-
-def map_knn5(arrays: dict) -> dict:
-    """5-NN category accuracy (leave-one-out) in each 2-D projection of a text map."""
-    return {f"map_knn5_{k}": knn5_leave_one_out(arrays[k], arrays["labels"]) for k in ("pca", "tsne", "umap")
-            if k in arrays}
 
 
 def finish_text_folder(model: TextModel, folder, data, *, tsne: bool = True, umap: bool = True,
@@ -238,13 +233,14 @@ def finish_text_folder(model: TextModel, folder, data, *, tsne: bool = True, uma
 
     from . import checkpoint as ckpt
     from .evaluate import save_latent_map
+    from .map_quality import map_quality
     from .figures import METRICS_NAME
     folder = Path(folder)
     metrics = evaluate_text(model, data, log=log)
     if model.has_latent:   # a language model has no codes to map
         t1 = time.time()
         arrays = build_text_map(model, data.test, tsne=tsne, umap=umap)
-        metrics.update(map_knn5(arrays))
+        metrics.update(map_quality(arrays))   # each 2-D view's trustworthiness and 5-NN
         save_latent_map(folder, arrays)
         log(f"{folder.name}: latent map of {len(data.test)} sentences in {time.time() - t1:.0f}s")
     ckpt.write_json(folder / METRICS_NAME, metrics)

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import TextModelConfig
+from .hub import HubModelMixin
 from .models import CodeAndClasses, Posterior
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
@@ -128,7 +129,6 @@ class GRUDecoder(nn.Module):
             if not going.all():
                 live, tok, code, h = live[going], tok[going], code[going], h[:, going]
         return out[:, :t + 1]
-        return torch.stack(out, 1)
 
 
 class PositionalDecoder(nn.Module):
@@ -166,8 +166,9 @@ class PositionalDecoder(nn.Module):
 DECODERS = {"gru": GRUDecoder, "positional": PositionalDecoder}
 
 
-class TextModel(CodeAndClasses, nn.Module):
-    """The base of the text kinds; the class attributes say what a kind is, as in models.LatentModel."""
+class TextModel(CodeAndClasses, HubModelMixin, nn.Module):
+    """The base of the text kinds; the class attributes say what a kind is, as in models.LatentModel (and, as
+    there, HubModelMixin adds save_pretrained, push_to_hub and from_pretrained)."""
 
     kind = "text"
     modality = "text"
@@ -203,22 +204,27 @@ class TextModel(CodeAndClasses, nn.Module):
         return Posterior(mu, logvar.clamp(-12.0, 8.0))
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor | None = None, *,
-                word_dropout: float = 0.0, sample: bool = True,
-                generator: torch.Generator | None = None) -> TextOutput:
+                word_dropout: float = 0.0, sample: bool = True, generator: torch.Generator | None = None,
+                eps: torch.Tensor | None = None, drop: torch.Tensor | None = None) -> TextOutput:
         """ids (B, T), lengths (B,) -> TextOutput; word_dropout replaces that share of the decoder's input words
-        (not <bos>) by <unk>, so the decoder must lean on z (Bowman et al.)."""
+        (not <bos>) by <unk>, so the decoder must lean on z (Bowman et al.). The draws come from `generator`, or
+        are given (under torchrun, this process's rows of the global batch's): eps (B, latent_dim) for z, and
+        drop (B, T - 1), True where an input word is hidden."""
         B = ids.shape[0]
         c = self._condition(y, B, ids.device)
         if self.has_latent:
             mu, logvar = self.encode_ids(ids, lengths, y)
-            z = mu + torch.randn(mu.shape, generator=generator, device=mu.device) * (0.5 * logvar).exp() \
-                if sample else mu
+            if eps is None and sample:
+                eps = torch.randn(mu.shape, generator=generator, device=mu.device)
+            z = mu + eps * (0.5 * logvar).exp() if sample else mu
         else:
             mu = logvar = None
             z = torch.zeros(B, self.latent_dim, device=ids.device)
         inputs = ids[:, :-1]
         if word_dropout > 0 and self.training:
-            drop = torch.rand(inputs.shape, generator=generator, device=ids.device) < word_dropout
+            if drop is None:
+                drop = torch.rand(inputs.shape, generator=generator, device=ids.device) < word_dropout
+            drop = drop.clone()
             drop[:, 0] = False
             inputs = inputs.masked_fill(drop & (inputs != PAD), UNK)
         return TextOutput(self.decoder(inputs, z, c, self.embed), mu, logvar, z)

@@ -20,17 +20,44 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
+from . import distributed
+from .distributed import ProcessLost  # noqa: F401  (the CLI's exit code 8)
 from .config import ConfigError, ModelConfig, TrainConfig
-from .data import Dataset, Split, load_dataset, unit_images
-from .losses import bce_per_image, class_mmd, kl_per_image
+from .data import Dataset, Split, image_shape_of, load_dataset, unit_images
+from .losses import class_mmd, kl_per_image, recon_nll
 from .models import LatentModel, ModelOutput, SampleClassifier, build_model
 
 
 _SLOW_BATCH_S = float(os.environ.get("VAE_EXPLORER_SLOW_BATCH_S", "0") or 0)
+_LOSE_RANK = int(os.environ["VAE_EXPLORER_LOSE_RANK"]) if os.environ.get("VAE_EXPLORER_LOSE_RANK") else None
+
+
+def after_step(model: nn.Module, ema, world: distributed.World, epoch: int) -> None:
+    """What every training loop does after an optimizer step: the weights' moving average (--ema), and the test
+    hooks (VAE_EXPLORER_SLOW_BATCH_S widens the window for a kill mid-epoch; VAE_EXPLORER_LOSE_RANK loses that
+    process of a torchrun run after the first checkpoint)."""
+    if ema is not None:
+        ema.update_parameters(model)
+    if _SLOW_BATCH_S:
+        time.sleep(_SLOW_BATCH_S)
+    if _LOSE_RANK is not None and world.rank == _LOSE_RANK and epoch >= 1:
+        os._exit(17)
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class _Step(nn.Module):
+    """One process's loss (loss_terms) as a module, so that DistributedDataParallel runs the whole forward pass
+    (encoder, draw and decoder) and averages the gradients over the processes in backward."""
+
+    def __init__(self, model: LatentModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, y, beta: float, mmd: float, precision: str, eps: torch.Tensor | None) -> LossTerms:
+        return loss_terms(self.model, x, y, beta, mmd=mmd, precision=precision, eps=eps)
 
 
 def pick_device(name: str) -> torch.device:
@@ -51,19 +78,22 @@ class LossTerms(NamedTuple):
 def loss_terms(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, beta: float,
                generator: torch.Generator | None = None, sample: bool = True, mmd: float = 0.0,
                precision: str = "fp32", classifier: nn.Module | None = None,
-               classifier_weight: float = 0.0) -> LossTerms:
+               classifier_weight: float = 0.0, eps: torch.Tensor | None = None) -> LossTerms:
     """The batch's loss and its parts, each a mean over the batch, in nats per image.
 
+    The reconstruction term is the model's likelihood (losses.recon_nll): Bernoulli, or with --likelihood gaussian
+    a Gaussian of the dequantised pixels with mean sigmoid(logits).
     mmd > 0 (cvae) adds mmd * class_mmd(z, y): each class's codes should fill the prior on their own.
     classifier_weight > 0 (cvae) also decodes one prior code per image, z ~ N(0, I) with a random class c, in the
     same decoder pass, and adds classifier_weight * the classifier's cross-entropy for c on those samples; the
     classifier's own weights get no gradient from it (train_classifier_step trains them on the real images).
     precision="bf16" runs the network under bfloat16 autocast; the loss terms are computed in float32.
+    eps: the reparameterisation noise (B, D), given instead of drawn (a torchrun process's rows of the global batch's).
     """
     use_classifier = classifier is not None and classifier_weight > 0 and model.conditional
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
         if not use_classifier:
-            out = model(x, y, sample=sample, generator=generator)
+            out = model(x, y, sample=sample, generator=generator, eps=eps)
         else:
             b = x.shape[0]
             mu, logvar = model.encode(x, y)
@@ -77,7 +107,7 @@ def loss_terms(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, beta
             classifier.requires_grad_(True)
     z, mu = out.z.float(), out.mu.float()
     logvar = None if out.logvar is None else out.logvar.float()
-    recon = bce_per_image(out.logits.float(), x)                              # (B,)
+    recon = recon_nll(model, out.logits.float(), x, generator)                # (B,) nats per image
     kl = kl_per_image(mu, logvar) if model.stochastic else torch.zeros_like(recon)
     loss = (recon + beta * kl).mean()
     if mmd and model.conditional:
@@ -194,22 +224,27 @@ def make_ema(model: nn.Module, cfg: TrainConfig, saved_weights: dict | None = No
     return ema
 
 
-def rng_tensors(shuffle_gen: torch.Generator) -> dict:
-    """The random-number states a resumed run restores (restore_rng), as tensors for train_state.safetensors."""
-    tensors = {"rng.torch": torch.get_rng_state(), "rng.shuffle": shuffle_gen.get_state()}
+def rng_tensors(loop_gen: torch.Generator | None = None) -> dict:
+    """The random-number states a resumed run restores (restore_rng), as tensors for train_state.safetensors:
+    torch's own, and a loop's generator if it has one (the text loop's word dropout). The order of an epoch needs
+    none: it is seeded with seed + epoch (distributed.epoch_order)."""
+    tensors = {"rng.torch": torch.get_rng_state()}
+    if loop_gen is not None:
+        tensors["rng.shuffle"] = loop_gen.get_state()
     if torch.cuda.is_available():
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
     return tensors
 
 
-def restore_rng(tensors: dict, shuffle_gen: torch.Generator) -> None:
+def restore_rng(tensors: dict, loop_gen: torch.Generator | None = None) -> None:
     torch.set_rng_state(tensors["rng.torch"])
-    shuffle_gen.set_state(tensors["rng.shuffle"])
+    if loop_gen is not None and "rng.shuffle" in tensors:
+        loop_gen.set_state(tensors["rng.shuffle"])
     if "rng.cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng.cuda"])
 
 
-def _save_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, epoch: int, step: int,
+def _save_state(out: Path, opt: torch.optim.Optimizer, loop_gen: torch.Generator | None, epoch: int, step: int,
                 raw_model: nn.Module | None = None, classifier: nn.Module | None = None,
                 classifier_opt: torch.optim.Optimizer | None = None, modality: str = "image") -> None:
     """Optimizer moments and RNG states as safetensors (never pickle), plus the scalars as JSON.
@@ -228,7 +263,7 @@ def _save_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Genera
         tensors.update({f"classifier.{k}": v.detach().contiguous() for k, v in classifier.state_dict().items()})
         scalars["classifier_param_steps"] = {}
         _opt_tensors(classifier_opt, "classifier_opt", tensors, scalars["classifier_param_steps"])
-    tensors.update(rng_tensors(shuffle_gen))
+    tensors.update(rng_tensors(loop_gen))
     ckpt.save_tensors(out / ckpt.STATE_NAME, tensors)
     ckpt.write_json(out / ckpt.STATE_JSON, scalars)
 
@@ -245,7 +280,7 @@ def read_state(out: Path) -> tuple[dict, dict]:
     return tensors, scalars
 
 
-def _load_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, device,
+def _load_state(out: Path, opt: torch.optim.Optimizer, loop_gen: torch.Generator | None, device,
                 model_of_opt: nn.Module, classifier: nn.Module | None = None,
                 classifier_opt: torch.optim.Optimizer | None = None, modality: str = "image") -> tuple[int, int]:
     tensors, scalars = read_state(out)
@@ -264,7 +299,7 @@ def _load_state(out: Path, opt: torch.optim.Optimizer, shuffle_gen: torch.Genera
                                       "(it was trained without --classifier-weight). Start afresh without --resume.")
         classifier.load_state_dict(weights)
         _restore_opt(classifier_opt, "classifier_opt", tensors, scalars.get("classifier_param_steps", {}), device)
-    restore_rng(tensors, shuffle_gen)
+    restore_rng(tensors, loop_gen)
     return scalars["epoch"], scalars["step"]
 
 
@@ -273,7 +308,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
     """Train a model into the folder `out`; returns the trained model (eval mode)."""
     cfg.validate(model_cfg.kind)
     out = ckpt.ensure_writable(out)  # fail before any training time is spent
-    device = pick_device(cfg.device)
+    device = distributed.device_for(pick_device(cfg.device))
     history: list[dict] = []
     if resume:
         # A resumed run continues the saved run: its settings win, except the epoch count and the device.
@@ -300,7 +335,11 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
         from .text_train import load_training_text
         data = load_training_text(cfg)
     data = data or load_dataset(cfg.dataset, cfg.data_dir, resize=cfg.resize, train_limit=cfg.train_limit,
-                                seed=cfg.seed)
+                                seed=cfg.seed, **({} if text else {"image_shape": model_cfg.image_shape}))
+    if not text and image_shape_of(data.train.images) != tuple(model_cfg.image_shape):
+        raise ConfigError(f"the data's images are {'x'.join(map(str, image_shape_of(data.train.images)))} but the "
+                          f"model takes {'x'.join(map(str, model_cfg.image_shape))} (C x H x W); load the data with "
+                          "the model's shape (--channels, --image-size) or build the model for the data.")
     config_cls = type(model_cfg)
     if model_cfg.conditional and model_cfg.num_classes != len(data.class_names):
         model_cfg = config_cls.from_dict({**model_cfg.to_dict(), "num_classes": len(data.class_names),
@@ -310,14 +349,21 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
 
     if cfg.precision == "bf16":
         _check_bf16(device, log)
+    if distributed.launched() and cfg.classifier_weight:
+        raise ConfigError("torchrun trains every model kind on several processes, but not --classifier-weight (its "
+                          "auxiliary classifier trains beside the model in one process): run `python -m training "
+                          "train ...` without torchrun, or leave out --classifier-weight.")
+    world = distributed.setup(device, cfg.batch_size)   # World() in a plain run
+    if not world.main:
+        progress, log = False, (lambda *a, **k: None)      # rank 0 alone reports and writes
     if text:
         from .text_train import train_text
         return train_text(model_cfg, cfg, out, data, device, resume=resume, history=history, progress=progress,
-                          log=log)
+                          log=log, world=world)
     if model_cfg.adversarial:
         from .gan import train_gan
         return train_gan(model_cfg, cfg, out, data, device, resume=resume, history=history, progress=progress,
-                         log=log)
+                         log=log, world=world)
     torch.manual_seed(cfg.seed)
     model = build_model(model_cfg).to(device)
     opt = _adamw(model, cfg, device)
@@ -325,84 +371,103 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, out: str | Path, *, resume: 
     # step per batch after the model's) and its cross-entropy on decoded prior samples joins the model's loss.
     classifier = classifier_opt = None
     if cfg.classifier_weight:
-        classifier = SampleClassifier(model_cfg.num_classes).to(device)
+        classifier = SampleClassifier(model_cfg.num_classes, model_cfg.image_shape).to(device)
         classifier_opt = torch.optim.Adam(classifier.parameters(), lr=1e-3, fused=device.type in ("cpu", "cuda"))
-    shuffle_gen = torch.Generator().manual_seed(cfg.seed)
     start_epoch, step = 0, 0
     if resume:
         model = ckpt.load_model(out, device=device).train()
         saved_weights = {k: v.clone() for k, v in model.state_dict().items()}    # the averaged ones, with --ema
         opt = _adamw(model, cfg, device)
-        start_epoch, step = _load_state(out, opt, shuffle_gen, device, model, classifier, classifier_opt)
+        start_epoch, step = _load_state(out, opt, None, device, model, classifier, classifier_opt)
         history = history[:start_epoch]
         log(f"resumed from {out} after epoch {start_epoch}")
     ema = make_ema(model, cfg, saved_weights if resume else None, step)   # None without --ema
     keep = ema.module if ema is not None else model                            # what is evaluated and saved
+    step_fn = _Step(model)
+    if world.distributed:
+        # CUDA: batch norm over the global batch (SyncBatchNorm). On CPU torch's SyncBatchNorm does not run, so each
+        # process normalises its own rows (docs/training.md says what that changes).
+        if device.type == "cuda":
+            step_fn = nn.SyncBatchNorm.convert_sync_batchnorm(step_fn)
+        step_fn = nn.parallel.DistributedDataParallel(step_fn, device_ids=[device.index] if device.type == "cuda"
+                                                      else None)
 
     # The per-epoch test figures use a fixed random subset of the test split: the full split is evaluated once,
     # at the end (evaluate.py), and checking 2,000 images each epoch keeps that cost small.
     sub = torch.randperm(len(data.test), generator=torch.Generator().manual_seed(1234))[:cfg.history_test_images]
     test_subset = Split(data.test.images[sub], data.test.labels[sub])
-    x_train = data.train.images.to(device)           # (N, 28, 28) uint8, converted per batch
+    x_train = data.train.images.to(device)           # (N, H, W) or (N, C, H, W) uint8, converted per batch
     y_train = data.train.labels.to(device)
     n = len(data.train)
-    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    local_batch = cfg.batch_size // world.size        # this process's rows of each global batch
+    steps_per_epoch = math.ceil(math.ceil(n / world.size) / local_batch)
     total_steps = cfg.epochs * steps_per_epoch
     meta = {"train": cfg.to_dict(), "data": data.provenance}
 
-    for epoch in range(start_epoch, cfg.epochs):
-        t0 = time.time()
-        model.train()
-        perm = torch.randperm(n, generator=shuffle_gen).to(device)
-        sums = torch.zeros(4)
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
-                   leave=False, dynamic_ncols=True)
-        for b in bar:
-            lr = lr_at(cfg, step, total_steps)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            beta = beta_at(cfg, epoch + b / steps_per_epoch)
-            idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            x = unit_images(x_train[idx])                        # (B, 1, 28, 28) in [0, 1]
-            y = y_train[idx]
-            loss, recon, kl, sample_ce = loss_terms(model, x, y, beta, mmd=cfg.class_mmd, precision=cfg.precision,
-                                                    classifier=classifier, classifier_weight=cfg.classifier_weight)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"loss became {loss.item()} at epoch {epoch + 1}, batch {b + 1}; training stopped. "
-                    f"The last good checkpoint (epoch {epoch}) is kept in {out}. Try a lower --lr "
-                    f"(now {cfg.lr}) or a smaller --beta, and check the data for NaN values.")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if classifier is not None:
-                train_classifier_step(classifier, classifier_opt, x, y, cfg.precision)
-            step += 1
-            if ema is not None:
-                ema.update_parameters(model)
-            if _SLOW_BATCH_S:
-                time.sleep(_SLOW_BATCH_S)  # test hook: widens the window for a kill mid-epoch
-            ce = 0.0 if sample_ce is None else sample_ce.item()
-            sums += torch.tensor([loss.item(), recon.item(), kl.item(), ce]) * x.shape[0]
-            if b % 10 == 0:
-                bar.set_postfix(loss=f"{loss.item():.1f}", recon=f"{recon.item():.1f}", kl=f"{kl.item():.1f}",
-                                **({"sample_ce": f"{ce:.2f}"} if classifier is not None else {}))
-        train_loss, train_recon, train_kl, train_ce = (sums / n).tolist()
-        test = evaluate_loss(keep, test_subset, device, seed=cfg.seed)
-        history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_recon": train_recon,
-                        "train_kl": train_kl, "test_loss": test["loss"], "test_recon": test["recon"],
-                        "test_kl": test["kl"], "test_images": len(test_subset), "beta": beta, "lr": lr,
-                        "seconds": time.time() - t0})
-        if classifier is not None:   # how recognisable the samples were to the auxiliary classifier this epoch
-            history[-1]["train_sample_ce"] = train_ce
-        # Checkpoint: weights + config, then optimizer state, then history. Each file is atomic; the epoch
-        # recorded in train_state.json is what resume trusts, and it is written after the weights.
-        ckpt.save_model(keep, out, **meta)
-        _save_state(out, opt, shuffle_gen, epoch + 1, step, raw_model=model if ema is not None else None,
-                    classifier=classifier, classifier_opt=classifier_opt)
-        ckpt.write_json(out / "history.json", {"epochs": history})
-        log(f"epoch {epoch + 1}/{cfg.epochs}  train {train_loss:.2f} (recon {train_recon:.2f}, kl {train_kl:.2f})  "
-            f"test {test['loss']:.2f} (recon {test['recon']:.2f}, kl {test['kl']:.2f})"
-            + (f"  samples' cross-entropy {train_ce:.3f}" if classifier is not None else "")
-            + f"  {time.time() - t0:.1f}s")
+    with distributed.stopping_on_lost(world, out, TrainingDiverged):
+        for epoch in range(start_epoch, cfg.epochs):
+            t0 = time.time()
+            model.train()
+            # The epoch's order from DistributedSampler, seeded with seed + epoch: this process's share of it
+            # (all of it in a plain run), so that batch b of every process is its rows of global batch b.
+            order = distributed.epoch_order(n, cfg.seed, epoch, world).to(device)
+            sums = torch.zeros(5)
+            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
+                       leave=False, dynamic_ncols=True)
+            for b in bar:
+                lr = lr_at(cfg, step, total_steps)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                beta = beta_at(cfg, epoch + b / steps_per_epoch)
+                idx = order[b * local_batch:(b + 1) * local_batch]
+                if world.distributed:
+                    # This process's rows of the noise one process would draw for the whole global batch (every
+                    # process draws it from the same seeded generator); every process has as many rows.
+                    eps = world.noise(len(idx) * world.size, model.latent_dim, device=device) if model.stochastic else None
+                x = unit_images(x_train[idx])                        # (B, C, H, W) in [0, 1]
+                y = y_train[idx]
+                if world.distributed:
+                    loss, recon, kl, sample_ce = step_fn(x, y, beta, cfg.class_mmd, cfg.precision, eps)
+                else:
+                    loss, recon, kl, sample_ce = loss_terms(model, x, y, beta, mmd=cfg.class_mmd,
+                                                            precision=cfg.precision, classifier=classifier,
+                                                            classifier_weight=cfg.classifier_weight)
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"loss became {loss.item()} at epoch {epoch + 1}, batch {b + 1}; training stopped. "
+                        f"The last good checkpoint (epoch {epoch}) is kept in {out}. Try a lower --lr "
+                        f"(now {cfg.lr}) or a smaller --beta, and check the data for NaN values.")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()         # under DDP: the processes' gradients averaged, the global batch's mean
+                opt.step()
+                if classifier is not None:
+                    train_classifier_step(classifier, classifier_opt, x, y, cfg.precision)
+                step += 1
+                after_step(model, ema, world, epoch)
+                ce = 0.0 if sample_ce is None else sample_ce.item()
+                sums += torch.tensor([loss.item(), recon.item(), kl.item(), ce, 1.0]) * x.shape[0]
+                if b % 10 == 0:
+                    bar.set_postfix(loss=f"{loss.item():.1f}", recon=f"{recon.item():.1f}", kl=f"{kl.item():.1f}",
+                                    **({"sample_ce": f"{ce:.2f}"} if classifier is not None else {}))
+            sums = world.sum(sums.to(device)).cpu()             # each process summed its own rows
+            train_loss, train_recon, train_kl, train_ce = (sums[:4] / sums[4]).tolist()
+            if not world.main:
+                continue                                         # rank 0 evaluates, writes and reports
+            test = evaluate_loss(keep, test_subset, device, seed=cfg.seed)
+            history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_recon": train_recon,
+                            "train_kl": train_kl, "test_loss": test["loss"], "test_recon": test["recon"],
+                            "test_kl": test["kl"], "test_images": len(test_subset), "beta": beta, "lr": lr,
+                            "seconds": time.time() - t0})
+            if classifier is not None:   # how recognisable the samples were to the auxiliary classifier this epoch
+                history[-1]["train_sample_ce"] = train_ce
+            # Checkpoint: weights + config, then optimizer state, then history. Each file is atomic; the epoch
+            # recorded in train_state.json is what resume trusts, and it is written after the weights.
+            ckpt.save_model(keep, out, **meta)
+            _save_state(out, opt, None, epoch + 1, step, raw_model=model if ema is not None else None,
+                        classifier=classifier, classifier_opt=classifier_opt)
+            ckpt.write_json(out / "history.json", {"epochs": history})
+            log(f"epoch {epoch + 1}/{cfg.epochs}  train {train_loss:.2f} (recon {train_recon:.2f}, kl {train_kl:.2f})  "
+                f"test {test['loss']:.2f} (recon {test['recon']:.2f}, kl {test['kl']:.2f})"
+                + (f"  samples' cross-entropy {train_ce:.3f}" if classifier is not None else "")
+                + f"  {time.time() - t0:.1f}s")
     return keep.eval()
