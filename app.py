@@ -1,7 +1,9 @@
 """Latent space explorer: `python app.py [--model-dir DIR ...]` (also the Hugging Face Spaces entry point).
 
 Serves every model folder in assets/ plus any folder given with --model-dir (repeatable) or in the
-EXPLORER_MODEL_DIRS environment variable (separated by ':'). Honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT.
+EXPLORER_MODEL_DIRS environment variable (separated by ':'). An entry may be a Hugging Face Hub repo id (owner/name):
+it is downloaded once into the Hugging Face cache and served from there; offline, a cached one is served with a
+one-line note, and one never downloaded is listed with what to do. Honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT.
 Importing this module builds `demo` without launching it; nothing is trained or projected at start-up.
 
 Start-up: the page answers as soon as gradio and the page are built (torch is not imported for that); then one
@@ -66,7 +68,8 @@ from explorer.ui import build_demo, launch_kwargs  # noqa: E402
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Explore the latent space of the shipped models (autoencoders and GANs).")
     p.add_argument("--model-dir", action="append", default=[], metavar="DIR",
-                   help="a model folder of your own (config.json + model.safetensors + latent_map.npz); repeatable")
+                   help="a model folder of your own (config.json + model.safetensors + latent_map.npz), or a Hugging "
+                        "Face Hub repo id (owner/name), downloaded once and cached; repeatable")
     p.add_argument("--assets", default=None, metavar="DIR", help="folder of model folders (default: ./assets)")
     return p.parse_args(argv)
 

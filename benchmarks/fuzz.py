@@ -385,13 +385,30 @@ def make_cases(n: int, seed: int, models: list[dict], uploads: dict[str, dict], 
     for name in names:
         for p in proj_bad:
             ev(rng.choice(["on_model", "on_model_1"]), None, [name, p])
+    # the 2-D / 3-D switch (the fake maps have no 3-D arrays: the switch refuses)
+    for name in names:
+        for view in ["3", "2", 3, "4", "", None, "3-D", ["3"], long_string()]:
+            ev("on_dims", "on_dims", [name, rng.choice(proj_bad), view, *slider_vals(name)])
+        ev("on_dims", "on_dims", [name, "pca", "3", *slider_vals(name, float("nan"))])
+    for bad in bad_names():
+        ev("on_dims", "on_dims", [bad, "pca", "3", *([0.0] * N_SLIDERS)])
 
     # the map's server function
-    for spec in [{"model": names[0], "projection": "pca"}, {"model": names[0], "projection": "umap"},
+    for spec in [{"model": names[0], "projection": "pca", "dims": 3}, {"model": names[0], "projection": "tsne",
+                                                                      "dims": "3"},
+                 {"model": names[0], "projection": "pca", "dims": "x"}, {"model": names[0], "projection": "pca",
+                                                                         "dims": [3]},
+                 {"model": names[0], "projection": "pca"}, {"model": names[0], "projection": "umap"},
                  {"model": names[-1], "projection": "UMAP"}, {"model": "nope", "projection": "pca"}, {}, None,
                  "pca", [1, 2], 5, {"model": long_string()}, {"model": names[-1], "projection": None},
                  {"model": ["a"], "projection": {"x": 1}}, {"model": names[0], "projection": long_string()}]:
         cases.append(("get_figure", "server_fn", ("get_figure", spec)))
+    for spec in [{"model": names[0], "indices": [0, 1, 2]}, {"model": names[0], "indices": list(range(2001))},
+                 {"model": names[0], "indices": []}, {"model": names[0], "indices": [10 ** 9]},
+                 {"model": names[-1], "indices": [BIG_INT]}, {"model": names[0], "indices": "0,1"},
+                 {"model": names[0], "indices": [1.5, None]}, {"model": "nope", "indices": [0]}, {}, None, 5,
+                 {"model": names[0], "indices": [float("nan")]}, {"model": long_string(), "indices": [0]}]:
+        cases.append(("get_thumbs", "server_fn", ("get_thumbs", spec)))
 
     # ---- interpolation ------------------------------------------------------------------------------------
     steps_bad = bad_numbers() + [1, 33, 2, 32, 8.0, "8", 10 ** 9]
@@ -654,6 +671,26 @@ def make_cases(n: int, seed: int, models: list[dict], uploads: dict[str, dict], 
     for bad in rng.sample(bad_names(), 4):
         client("training_history", model=bad)
         client("export_map_csv", model=bad)
+
+    # ---- the map's selection (lasso / box, /select) ---------------------------------------------------------
+    sel_bad = [[], list(range(10 ** 6)), [0, 10 ** 9], [-1], [2.5], ["7"], [True], [None], [[1]], "0,1", None, 5,
+               {"indices": [1]}, [float("nan")], [float("inf")], [BIG_INT], long_string()]
+    for name in names:
+        for bad in sel_bad:
+            raw("select", [name, bad])
+            ev("on_selected", "on_selected", [name], {"indices": bad})
+        raw("select", [name, [0, 1, 2, 1]])
+        client("select", model=name, indices=[3, 4])
+        for payload in (None, "junk", {}, {"index": 3}, {"indices": [0, 5, 9]}, {"indices": []}):
+            ev("on_selected", "on_selected", [name], payload)
+        summary = {"count": 2, "mean_z": z_ok(name), "indices": [0, 1]}
+        for state in (None, {}, summary, {"mean_z": [1e400] * dims[name]}, {"mean_z": "x", "count": 1},
+                      {"mean_z": [0.0] * (dims[name] + 2), "count": 1}, [1, 2], "junk"):
+            ev("on_use", "on_use", [name, label_for(name), rng.choice(["pca", "umap", None]), state])
+    for bad in bad_names():
+        raw("select", [bad, [0]])
+        ev("on_selected", "on_selected", [bad], {"indices": [0]})
+        ev("on_use", "on_use", [bad, -1, "pca", {"mean_z": [0.0], "count": 1}])
 
     # ---- synthetic data set from a CVAE -------------------------------------------------------------------
     per_class = [0, -1, 10 ** 7, 3.5, "abc", "", None, True, float("nan"), float("inf"), 1e308, BIG_INT, -BIG_INT,

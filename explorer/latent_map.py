@@ -9,6 +9,8 @@ npz arrays (N test images, D latent dimensions):
     MNIST), pca (N, 2), tsne (N, 2),
     pca_mean (D,), pca_components (2, D)   so that pca ~= (mu - pca_mean) @ pca_components.T
     umap (N, 2)                           optional: maps made where umap-learn is installed have it
+    pca3 (N, 3), pca3_components (3, D)  optional, the 3-D view: pca3 ~= (mu - pca_mean) @ pca3_components.T
+    umap3 (N, 3)                          optional, the 3-D UMAP (`python -m training add-3d` adds both)
 
 A text model's map (training.text_evaluate.build_text_map) holds sentences instead of images:
     texts (N,) str, headwords (N,) str, categories (N,) str (the fine WordNet lexname), labels (N,) the category
@@ -29,6 +31,9 @@ from .validation import InputError, shown, to_float, validate_z
 MAP_NAME = "latent_map.npz"
 PROJECTIONS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}  # key in the npz -> label shown to people
 OPTIONAL_PROJECTIONS = ("umap",)  # older maps (and machines without umap-learn) lack these
+PROJECTIONS_3D = ("pca", "umap")  # the views a map may store in 3-D too (t-SNE is 2-D only)
+NO_3D = ("This model's map has no 3-D coordinates: add them with `python -m training add-3d {folder}` (no "
+         "retraining).")
 
 # Tableau 10: distinct, colour-blind-friendlier than most; more classes cycle through a second palette.
 CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -61,6 +66,8 @@ class LatentMap:
     texts: np.ndarray | None = None       # (N,) str: a text map's test sentences (None for an image map)
     headwords: np.ndarray | None = None   # (N,) str: the word each sentence defines ("" where none)
     categories: np.ndarray | None = None  # (N,) str: the fine category (a WordNet lexname, "noun.animal")
+    coords3: dict = field(default_factory=dict)  # projection key -> (N, 3) float32: the 3-D views it stores
+    pca3_components: np.ndarray | None = None    # (3, D): the 3-D PCA's basis (on pca_mean)
 
     @property
     def n(self) -> int:
@@ -90,7 +97,8 @@ def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | 
             missing = [k for k in want if k not in f.files]
             if missing:
                 raise MapLoadError(f"{path} lacks the arrays {missing}; {regen}.")
-            a = {k: f[k] for k in want + [k for k in optional if k in f.files]}
+            a = {k: f[k] for k in want + [k for k in (*optional, "pca3", "pca3_components", "umap3")
+                                              if k in f.files]}
             if text:
                 a["images"] = a["texts"]
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
@@ -108,6 +116,9 @@ def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | 
         *[(a[k].shape == (n, 2), k, f"({n}, 2)") for k in ("tsne", *optional) if k in a],
         (a["pca_mean"].shape == (latent_dim,), "pca_mean", f"({latent_dim},)"),
         (a["pca_components"].shape == (2, latent_dim), "pca_components", f"(2, {latent_dim})"),
+        *[(a[k].shape == (n, 3), k, f"({n}, 3)") for k in ("pca3", "umap3") if k in a],
+        *([(a["pca3_components"].shape == (3, latent_dim), "pca3_components", f"(3, {latent_dim})")]
+          if "pca3_components" in a else []),
     ]
     for ok, key, shape in checks:
         if not ok:
@@ -133,7 +144,11 @@ def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | 
                      pca_mean=a["pca_mean"].astype(np.float32),
                      pca_components=a["pca_components"].astype(np.float32),
                      class_names=list(class_names), by_class=by_class, texts=texts, headwords=heads,
-                     categories=cats)
+                     categories=cats,
+                     # the 3-D PCA needs its basis too, so that the current z goes on it exactly
+                     coords3={k: a[f"{k}3"].astype(np.float32) for k in PROJECTIONS_3D if f"{k}3" in a
+                              and (k != "pca" or "pca3_components" in a)},
+                     pca3_components=a["pca3_components"].astype(np.float32) if "pca3_components" in a else None)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -183,19 +198,44 @@ def nearest_index(lmap: LatentMap, z) -> int:
 
 
 def marker_position(lmap: LatentMap, z, projection: str) -> dict:
-    """Where the current-z marker goes on a projection: {"x", "y", "index", "note"}.
+    """Where the current-z marker goes on a projection: {"x", "y", "index", "note", "projection"}, with "xyz" where
+    the map has the projection in 3-D and "views" (marker_views: the same z on every stored view).
 
     PCA is a linear map, so z is projected exactly. t-SNE has no map for new points, so the marker sits on the
     stored point whose latent mean is nearest to z, and the note says so.
     """
     projection = check_projection(projection)
-    if projection == "pca":
-        x, y = project_pca(lmap, z)
-        return {"x": x, "y": y, "index": None, "note": PCA_NOTE}
-    xy = check_stored(lmap, projection)
-    i = nearest_index(lmap, z)
-    x, y = xy[i]
-    return {"x": float(x), "y": float(y), "index": i, "note": TSNE_NOTE if projection == "tsne" else UMAP_NOTE}
+    check_stored(lmap, projection)
+    views, nearest = _marker_views(lmap, z)
+    x, y = views[projection]
+    note = {"pca": PCA_NOTE, "tsne": TSNE_NOTE}.get(projection, UMAP_NOTE)
+    out = {"x": x, "y": y, "index": None if projection == "pca" else nearest, "note": note,
+           "projection": projection}      # the page draws a new view before its marker comes: it checks this
+    if projection + "3" in views:
+        out["xyz"] = views[projection + "3"]     # the same z in the 3-D view, for the page's 3-D switch
+    out["views"] = views
+    return out
+
+
+def marker_views(lmap: LatentMap, z) -> dict:
+    """The current z's marker on every stored view, {"pca": [x, y], "tsne": [x, y], ..., "pca3": [x, y, z], ...}:
+    the page switches views in place (static/latent_map.js) and draws the new one with its marker already on it.
+    PCA exact, the others at the nearest stored point."""
+    return _marker_views(lmap, z)[0]
+
+
+def _marker_views(lmap: LatentMap, z) -> tuple[dict, int | None]:
+    """marker_views, and the index of the stored point nearest to z (None where only PCA is stored): one search."""
+    zz = validate_z(z, lmap.latent_dim)
+    needs_nearest = any(key != "pca" for key in (*lmap.coords, *lmap.coords3))
+    i = nearest_index(lmap, zz) if needs_nearest else None
+    views: dict = {}
+    for key, xy in lmap.coords.items():
+        views[key] = list(project_pca(lmap, zz)) if key == "pca" else [float(xy[i, 0]), float(xy[i, 1])]
+    for key, xyz in lmap.coords3.items():
+        p = (zz - lmap.pca_mean) @ lmap.pca3_components.T if key == "pca" else xyz[i]
+        views[key + "3"] = [float(c) for c in p]
+    return views, i
 
 
 def check_projection(projection: str) -> str:
@@ -287,7 +327,47 @@ def build_figure(lmap: LatentMap, projection: str, marker: dict | None = None, *
         "shapes": [shape],
     }
     return {"data": data, "layout": {k: v for k, v in layout.items() if v is not None},
-            "projection": projection, "n": lmap.n}
+            "projection": projection, "n": lmap.n, "thumbnails": lmap.texts is None}  # a text map has no images
+
+
+def build_figure_3d(lmap: LatentMap, projection: str, marker: dict | None = None) -> dict:
+    """The 3-D view of a projection the map stores in 3-D (PCA, UMAP): one WebGL scatter3d trace per class, the
+    test-image index in customdata (a click sends it back, as in 2-D), and the current z as the last trace, one
+    point (moved with a restyle of that trace alone)."""
+    projection = check_projection(projection)
+    xyz = lmap.coords3.get(projection)
+    if xyz is None:
+        raise InputError(f"this model's map has no 3-D {PROJECTIONS[projection]} coordinates; add them with "
+                         "`python -m training add-3d MODEL_FOLDER`, or pick " +
+                         (" or ".join(PROJECTIONS[k] for k in lmap.coords3) if lmap.coords3 else "the 2-D view") + ".")
+    xyz = np.round(xyz.astype(np.float64), 3)
+    data = []
+    for c, idx in lmap.by_class.items():
+        if idx.size == 0:
+            continue
+        name = lmap.class_names[c]
+        trace = {"type": "scatter3d", "mode": "markers", "name": name, "x": xyz[idx, 0].tolist(),
+                 "y": xyz[idx, 1].tolist(), "z": xyz[idx, 2].tolist(), "customdata": idx.tolist(),
+                 "marker": {"size": 2, "opacity": 0.7, "color": CLASS_COLORS[c % len(CLASS_COLORS)]},
+                 "hovertemplate": f"<b>{_escape(name)}</b><br>test image #%{{customdata}}<extra></extra>"}
+        if lmap.texts is not None:
+            trace["text"] = [hover_text(lmap, i) for i in idx]
+            trace["hovertemplate"] = f"%{{text}}<br><i>{_escape(name)}</i> · #%{{customdata}}<extra></extra>"
+        data.append(trace)
+    m = marker or {}
+    data.append({"type": "scatter3d", "mode": "markers", "name": "current z", "x": [m.get("x")], "y": [m.get("y")],
+                 "z": [m.get("z")], "hoverinfo": "skip",
+                 "marker": {"size": 7, "color": MARKER_FILL, "line": {"width": 2, "color": MARKER_COLOR}}})
+    label = PROJECTIONS[projection]
+    axis = {"showticklabels": False, "showspikes": False, "backgroundcolor": "#ffffff"}
+    layout = {"scene": {"xaxis": {**axis, "title": {"text": f"{label} 1"}},
+                        "yaxis": {**axis, "title": {"text": f"{label} 2"}},
+                        "zaxis": {**axis, "title": {"text": f"{label} 3"}}, "dragmode": "turntable"},
+              "legend": {"itemsizing": "constant",
+                         "title": {"text": "category" if lmap.texts is not None else "class"}},
+              "margin": {"l": 0, "r": 0, "t": 10, "b": 0}, "hovermode": "closest",
+              "paper_bgcolor": "rgba(0,0,0,0)", "uirevision": f"3d-{projection}"}
+    return {"data": data, "layout": layout, "projection": projection, "n": lmap.n, "dims": 3, "thumbnails": False}
 
 
 HOVER_CHARS = 90  # a definition longer than this is cut in the hover box (the click shows it whole)

@@ -5,6 +5,11 @@
 Discovery reads only each folder's small `config.json` and `metrics.json`, so start-up stays fast and imports no
 torch; a ModelInfo already knows its kind's Capabilities (explorer.backends). The weights and the latent map are
 loaded the first time a model is picked and then kept (six shipped models fit easily in memory).
+
+An extra entry may be a Hugging Face Hub repo id ("owner/name", not a folder here): discovery downloads the repo's
+model files once into the Hugging Face cache (training.hub.resolve) and serves that folder, named by the id. Offline,
+a repo downloaded before is served from the cache with a one-line warning; one never downloaded is listed with the
+reason and the fix, and every other model still works.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from training.figures import METRICS_NAME  # imports no torch
+from training.hub import HubError, is_repo_id, resolve as resolve_source  # imports no torch either
 
 from .backends import Backend, Capabilities, backend_spec
 from .modalities import ImageModality, TextModality, modality_for
@@ -104,10 +110,10 @@ class LoadedModel:
 class ModelRegistry:
     """An ordered set of model folders, keyed by a display name (the folder's name)."""
 
-    def __init__(self, folders: list[str | Path], default: str | None = None):
+    def __init__(self, folders: "list[str | Path | ModelInfo]", default: str | None = None):
         self._infos: dict[str, ModelInfo] = {}
         for folder in folders:
-            info = read_info(Path(folder))
+            info = folder if isinstance(folder, ModelInfo) else read_info(Path(folder))
             name, k = info.name, 2
             while name in self._infos:  # two folders with the same name in different places
                 name, k = f"{info.name} ({k})", k + 1
@@ -128,12 +134,13 @@ class ModelRegistry:
 
     @classmethod
     def discover(cls, assets_dir: str | Path | None = None, extra: list[str | Path] | None = None) -> "ModelRegistry":
-        """Every folder under `assets_dir` that holds a config.json, then the `extra` folders (the first extra
-        folder becomes the default: someone who passes their own model wants to see it)."""
+        """Every folder under `assets_dir` that holds a config.json, then the `extra` folders or Hub repo ids (the
+        first extra one becomes the default: someone who passes their own model wants to see it)."""
         assets_dir = Path(assets_dir or os.environ.get(ENV_ASSETS_DIR) or ASSETS_DIR)
         shipped = sorted(p.parent for p in assets_dir.glob("*/config.json")) if assets_dir.is_dir() else []
-        extra = [Path(p).expanduser().resolve() for p in (extra or [])]
-        shipped = [p for p in shipped if p.resolve() not in extra]
+        extra = [hub_entry(p) if is_repo_id(p) else Path(p).expanduser().resolve() for p in (extra or [])]
+        taken = {e.folder.resolve() if isinstance(e, ModelInfo) else e for e in extra}
+        shipped = [p for p in shipped if p.resolve() not in taken]
         reg = cls(shipped + extra)
         readable_extra = [n for n in list(reg._infos)[len(shipped):] if not reg._infos[n].error]
         if readable_extra:
@@ -217,13 +224,31 @@ class ModelRegistry:
                  **({"error": i.error} if i.error else {})} for i in self._infos.values()]
 
 
+def hub_entry(repo_id: str) -> ModelInfo:
+    """The ModelInfo of a Hub repo id, named by the id: its snapshot in the Hugging Face cache, downloaded now if
+    it is not there (training.hub.resolve), or the reason it cannot be had (offline and never downloaded, no such
+    repo), which picking it shows. Never raises; a copy served from the cache because the Hub cannot be reached is
+    logged in one line."""
+    try:
+        where = resolve_source(repo_id)
+    except (HubError, OSError) as e:  # OSError: a cache that cannot be written, a download that broke off
+        error = str(e) if isinstance(e, HubError) else f"{repo_id} could not be had from the Hugging Face Hub ({e})."
+        log.warning(error)
+        return ModelInfo(name=repo_id, folder=Path(repo_id), kind=None, dataset=None, latent_dim=None, arch=None,
+                         class_names=(), metrics=None, error=error)
+    if where.note:
+        log.warning(where.note)
+    return ModelInfo(**{**read_info(where.folder).__dict__, "name": repo_id})
+
+
 def read_info(folder: Path) -> ModelInfo:
     """Read config.json and metrics.json of a folder; never raises (an unreadable folder records its error)."""
     name = folder.name
     if not (folder / "config.json").is_file():
         what = "has no config.json" if folder.is_dir() else "is not a folder"
         error = (f"{folder} {what}. A model folder holds config.json, model.safetensors and latent_map.npz; "
-                 "check the path given with --model-dir or EXPLORER_MODEL_DIRS.")
+                 "check the path given with --model-dir or EXPLORER_MODEL_DIRS (a Hugging Face Hub model is given "
+                 "by its repo id, owner/name).")
         log.warning(error)
         return ModelInfo(name=name, folder=folder, kind=None, dataset=None, latent_dim=None, arch=None,
                          class_names=(), metrics=None, error=error)
@@ -289,4 +314,4 @@ def load_folder(info: ModelInfo) -> LoadedModel:
                        code_mean=lmap.mu.mean(axis=0), code_std=lmap.mu.std(axis=0) + 1e-6)
 
 
-__all__ = ["ModelRegistry", "ModelInfo", "LoadedModel", "MapLoadError", "read_info", "load_folder"]
+__all__ = ["ModelRegistry", "ModelInfo", "LoadedModel", "MapLoadError", "read_info", "hub_entry", "load_folder"]

@@ -88,3 +88,39 @@ def served(registry):
     from explorer.testing import serve
     with serve(registry) as app:
         yield Client(app.local_url, verbose=False)
+
+
+# Servers the browser tests share (tests/e2e): one app on four small models for the 3-D, lasso and thumbnail tests,
+# and one on fake-ae, fake-vae, fake-cvae and fake-gan for the GAN and compare tests, so that five modules pay for
+# two server starts. Each module opens its own chromium page on them (explorer.testing.browser.page_showing):
+# playwright's sync API runs one instance at a time. (Here and not in tests/e2e/conftest.py: the tests import
+# helpers `from conftest`, which a second conftest.py would shadow.)
+
+@pytest.fixture(scope="session")
+def map_app(tmp_path_factory):
+    """The app on four small models (server.assets: their folder), for the map's browser tests."""
+    from explorer.testing import make_model_folder
+    from explorer.testing.browser import serving
+    from training.evaluate import load_latent_map, map_3d, save_latent_map
+
+    root = tmp_path_factory.mktemp("map-assets")
+    three = make_model_folder(root / "a-vae-3d", kind="vae", latent_dim=4, n_points=3000)   # 3-D PCA stored
+    arrays = load_latent_map(three)
+    arrays.update(map_3d(arrays["mu"], umap=False))
+    save_latent_map(three, arrays)
+    make_model_folder(root / "b-vae-2d", kind="vae", latent_dim=4, n_points=100)      # a map without 3-D arrays
+    make_model_folder(root / "fake-cvae", kind="cvae", latent_dim=3, n_points=200)    # the lasso and box
+    make_model_folder(root / "fake-vae", kind="vae", latent_dim=3, n_points=2600)     # thumbnails on zoom
+    with serving(root) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def gan_app(tmp_path_factory):
+    """The app on fake-ae, fake-vae, fake-cvae and fake-gan (4-D, 400 points): the GAN and compare tests' server."""
+    from explorer.testing import make_assets
+    from explorer.testing.browser import serving
+
+    assets = make_assets(tmp_path_factory.mktemp("e2e-gan") / "assets", latent_dim=4, n_points=400, gan=True)
+    with serving(assets, timeout=120) as server:
+        yield server

@@ -23,7 +23,7 @@ from training.export import DECODER_NAME, FORMAT, ExportError, check_decoder_fil
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = ["mnist-ae", "mnist-vae", "mnist-cvae", "fashion-mnist-ae", "fashion-mnist-vae", "fashion-mnist-cvae"]
-KEYS = {"path", "latent_dim", "num_classes", "shape", "sha256"}
+KEYS = {"path", "latent_dim", "num_classes", "shape", "channels", "sha256"}
 
 
 def folder_of(tmp_path, kind="cvae", arch="mlp", latent_dim=4, seed=0) -> Path:

@@ -185,7 +185,7 @@ def test_arithmetic_uses_class_means_of_the_inverted_codes(registry):
 
 def test_drawing_inverts_the_picture_into_the_sliders(registry):
     loaded = registry.get("fake-gan")
-    img, _ = drawing.prepare_image(png(digit()))
+    img, _ = loaded.modality.prepare(png(digit()))
     out = drawing.encode_prepared(loaded, img)
     assert out["source"] == "inversion" and out["label"] is None and len(out["z"]) == D
     np.testing.assert_allclose(out["reconstruction"], explore.decode(loaded, out["z"]), atol=1e-6)

@@ -94,11 +94,11 @@ def documented_ids() -> list[str]:
     import re
 
     from explorer import ui
-    from explorer.ui import main_view
+    from explorer.ui import main_view, selection_panel
     from explorer.ui.tabs import TABS
 
     ids = []
-    for mod in (ui, main_view, *TABS):
+    for mod in (ui, main_view, selection_panel, *TABS):
         text = " ".join(mod.__doc__.split())
         listed = re.search(r"Element ids: (.*?)(?<!\.)\.(?!\.)(\s|$)", text).group(1)  # up to the first full stop
         listed = re.sub(r"(\S+?)\{([^}]*)\}", lambda m: ", ".join(m.group(1) + k for k in m.group(2).split(",")),

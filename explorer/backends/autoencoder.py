@@ -2,8 +2,9 @@
 package does (decode, sample, generate), AutoencoderBackend adds an AE / VAE / CVAE's encoder; the GAN's is in gan.py.
 
 Numpy in, numpy out: every call is one small forward pass under torch.inference_mode(), on codes and images that
-the tools have already checked (explorer.validation). Shapes: z (N, D) float32; images (N, 28, 28) float32 in
-[0, 1] (the channel of the model's (N, 1, 28, 28) is dropped here, where the image shape is known).
+the tools have already checked (explorer.validation). Shapes: z (N, D) float32; images (N, H, W) float32 in [0, 1]
+for a grayscale model (the channel of the model's (N, 1, H, W) is dropped here, where the image shape is known) and
+(N, H, W, 3) for a colour one (channels last, as PIL and the latent map store them).
 """
 from __future__ import annotations
 
@@ -13,6 +14,23 @@ import numpy as np
 import torch
 
 from .base import Capabilities
+
+
+def to_images(x: torch.Tensor) -> torch.Tensor:
+    """The model's (N, C, H, W) -> the explorer's images: (N, H, W) for one channel, (N, H, W, 3) for three."""
+    return x[:, 0] if x.shape[1] == 1 else x.permute(0, 2, 3, 1)
+
+
+def to_model_input(images) -> torch.Tensor:
+    """The explorer's images (N, H, W) or (N, H, W, 3), float in [0, 1] -> the model's (N, C, H, W) float32."""
+    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+    return x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2).contiguous()
+
+
+def image_shape(config) -> tuple:
+    """A model config's (C, H, W) -> one explorer image's shape: (H, W) grayscale, (H, W, 3) colour."""
+    c, h, w = config.image_shape
+    return (h, w) if c == 1 else (h, w, c)
 
 
 class TorchBackend:
@@ -25,7 +43,7 @@ class TorchBackend:
         self.latent_dim = model.latent_dim
         self.num_classes = model.num_classes
         self.class_names = list(model.class_names)
-        self.output_shape = tuple(model.config.image_shape[1:])  # (28, 28): one channel
+        self.output_shape = image_shape(model.config)           # (28, 28) grayscale; (32, 32, 3) colour
 
     @staticmethod
     def _capabilities(model) -> Capabilities:
@@ -59,11 +77,11 @@ class TorchBackend:
         return torch.from_numpy(np.broadcast_to(np.asarray(labels, dtype=np.int64), (n,)).copy())
 
     def decode(self, zs, labels=None) -> np.ndarray:
-        """(N, D) codes -> (N, 28, 28) float32 pixel probabilities, in one forward pass."""
+        """(N, D) codes -> (N, *output_shape) float32 pixel probabilities, in one forward pass."""
         zs = np.ascontiguousarray(zs, dtype=np.float32)
         with torch.inference_mode():
-            x = self.model.decode(torch.from_numpy(zs), self._labels(labels, zs.shape[0]))  # (N, 1, 28, 28)
-        return x[:, 0].float().numpy()
+            x = self.model.decode(torch.from_numpy(zs), self._labels(labels, zs.shape[0]))  # (N, C, H, W)
+        return to_images(x).float().numpy()
 
     def sample(self, n: int, seed: int) -> np.ndarray:
         """(n, D) float32 codes z ~ N(0, I) from a torch generator seeded with `seed` (same seed, same codes)."""
@@ -84,7 +102,7 @@ class TorchBackend:
                 stop = min(n, start + batch)
                 z = torch.randn(stop - start, self.latent_dim, generator=g)
                 x = self.model.decode(z, labels[start:stop] if self.num_classes else None)  # (B, 1, 28, 28)
-                out[start:stop] = x[:, 0].mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()
+                out[start:stop] = to_images(x).mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()
                 if progress is not None:
                     progress(stop, n)
         return out
@@ -100,7 +118,7 @@ class AutoencoderBackend(TorchBackend):
 
     def _posterior(self, images, labels):
         """(N, 28, 28) float in [0, 1] -> the model's Posterior (mu, logvar) as tensors; call under inference_mode."""
-        x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))[:, None]  # (N, 1, 28, 28)
+        x = to_model_input(images)                                                    # (N, C, H, W)
         return self.model.encode(x, self._labels(labels, x.shape[0]))
 
     def encode(self, images, labels=None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -123,13 +141,15 @@ class AutoencoderBackend(TorchBackend):
     def class_elbo(self, image) -> tuple[np.ndarray, np.ndarray]:
         """One image (28, 28) in [0, 1] encoded and decoded as every class of a conditional model, at the posterior
         mean: (reconstruction BCE (C,), KL (C,)) in nats; their sum is the -ELBO of the image under each class."""
-        from training.losses import bce_per_image, kl_per_image
+        from training.losses import kl_per_image, recon_nll
 
         n = self.num_classes
-        x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None].expand(n, 1, *image.shape)
+        x = to_model_input(np.asarray(image)[None]).expand(n, -1, -1, -1)              # (C, channels, H, W)
         y = torch.arange(n)
         with torch.inference_mode():
             mu, logvar = self.model.encode(x, y)
-            recon = bce_per_image(self.model.decode_logits(mu, y), x)                      # (C,)
+            # The model's own likelihood (Bernoulli BCE, or a Gaussian's with one seeded dequantisation).
+            recon = recon_nll(self.model, self.model.decode_logits(mu, y), x,
+                              torch.Generator().manual_seed(0))                             # (C,)
             kl = kl_per_image(mu, logvar) if logvar is not None else torch.zeros(n)        # (C,)
         return recon.float().numpy(), kl.float().numpy()

@@ -84,7 +84,8 @@ def browser_decoder(folder, latent_dim: int, num_classes: int, image_shape) -> d
     """The page's description of this model folder's decoder.onnx, or {"reason": ...}. Never raises."""
     try:
         folder = Path(folder).resolve()
-        hw = tuple(int(s) for s in tuple(image_shape)[-2:])
+        shape = tuple(int(s) for s in tuple(image_shape))      # the explorer's (H, W) or (H, W, 3)
+        hw = shape if len(shape) == 2 else (shape[2], shape[0], shape[1])   # decoder.onnx's (H, W) or (C, H, W)
         latent_dim, num_classes = int(latent_dim), int(num_classes)
         hit = cached(_results, lambda: _key(folder, latent_dim, num_classes, hw),
                      lambda: _describe(folder, latent_dim, num_classes, hw))
@@ -97,8 +98,8 @@ def browser_decoder(folder, latent_dim: int, num_classes: int, image_shape) -> d
 def _description(path: Path, latent_dim: int, num_classes: int, hw: tuple) -> dict:
     from training.files import file_sha256
 
-    return {"path": str(path), "latent_dim": latent_dim, "num_classes": num_classes, "shape": list(hw),
-            "sha256": file_sha256(path)}
+    return {"path": str(path), "latent_dim": latent_dim, "num_classes": num_classes, "shape": list(hw[-2:]),
+            "channels": 1 if len(hw) == 2 else hw[0], "sha256": file_sha256(path)}
 
 
 def _describe(folder: Path, latent_dim: int, num_classes: int, hw: tuple) -> dict:

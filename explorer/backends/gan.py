@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .autoencoder import TorchBackend
+from .autoencoder import TorchBackend, to_model_input
 from .base import Capabilities
 
 # The inversion of a picture a person sends, while they wait: training.inversion.invert's request-time defaults
@@ -60,11 +60,11 @@ class GanBackend(TorchBackend):
 
     def invert(self, images, labels=None, **settings) -> tuple[np.ndarray, np.ndarray]:
         """The codes whose generated images best match the pictures (training.inversion.invert at the request-time
-        settings, REQUEST_SETTINGS, or `settings`): images (N, 28, 28) float in [0, 1], labels None, one class id or
+        settings, REQUEST_SETTINGS, or `settings`): images (N, H, W) or (N, H, W, 3) float in [0, 1], labels None, one class id or
         (N,) ids (a cgan) -> (z* (N, D) float32, bce (N,) float32: the Bernoulli reconstruction error of G(z*) in
         nats per image). Deterministic: the same picture, settings and seed give the same code."""
         from training.inversion import invert
 
-        x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))[:, None]  # (N, 1, 28, 28)
+        x = to_model_input(images)                                                    # (N, C, H, W)
         res = invert(self.model, x, self._labels(labels, x.shape[0]), **{**REQUEST_SETTINGS, **settings})
         return res.z.float().numpy(), res.bce.float().numpy()

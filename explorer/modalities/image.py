@@ -1,7 +1,8 @@
 """The image modality: how images are shown (crisp upscaling, PNG data URIs, labelled sheets) and how a person's
 picture is prepared the way MNIST was made. numpy and PIL only: sheets tile through explorer.backends.grid.
 
-Shapes: images are (H, W) arrays, float in [0, 1] or uint8 in [0, 255]; batches are (N, H, W).
+Shapes: images are (H, W) arrays (grayscale) or (H, W, 3) (colour, channels last), float in [0, 1] or uint8 in
+[0, 255]; batches are (N, H, W) or (N, H, W, 3).
 """
 from __future__ import annotations
 
@@ -36,18 +37,19 @@ def to_uint8(image) -> np.ndarray:
 
 
 def to_display_image(image, scale: int = DISPLAY_SCALE) -> np.ndarray:
-    """Upscale a small grayscale image by an integer factor with nearest neighbour: (H, W) -> (H*s, W*s) uint8.
+    """Upscale a small image by an integer factor with nearest neighbour: (H, W) -> (H*s, W*s) uint8, and a colour
+    (H, W, 3) -> (H*s, W*s, 3).
 
     Each source pixel becomes an s x s block, so the digit stays crisp instead of a blurred 28-pixel speck.
     """
     a = to_uint8(image)
-    if a.ndim != 2:
-        raise ValueError(f"expected a (H, W) grayscale image, got shape {a.shape}")
+    if a.ndim != 2 and not (a.ndim == 3 and a.shape[2] == 3):
+        raise ValueError(f"expected a (H, W) grayscale or (H, W, 3) colour image, got shape {a.shape}")
     return np.repeat(np.repeat(a, scale, axis=0), scale, axis=1)
 
 
 def png_bytes(image_u8: np.ndarray) -> bytes:
-    """Encode a uint8 grayscale image as PNG (fast settings: these images are tiny and flat)."""
+    """Encode a uint8 grayscale (H, W) or RGB (H, W, 3) image as PNG (fast settings: these images are tiny)."""
     buf = io.BytesIO()
     Image.fromarray(image_u8).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
@@ -58,16 +60,21 @@ def png_data_uri(image_u8: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes(image_u8)).decode("ascii")
 
 
+def display_scale(shape) -> int:
+    """The nearest-neighbour factor that shows an image of `shape` at about 280 px: 10 for 28 px, 9 for 32, 4 for 64."""
+    return max(1, round(DISPLAY_SCALE * 28 / shape[0]))
+
+
 def blank(shape=(28, 28), level: int = 240) -> str:
     """A light grey placeholder of an image's size, as a data URI (shown until something is decoded)."""
-    return png_data_uri(to_display_image(np.full(shape, level, np.uint8)))
+    return png_data_uri(to_display_image(np.full(shape, level, np.uint8), display_scale(shape)))
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Sheets: many images as one picture (downloads, the API, the traversal rows)
 
 def sheet(imgs: np.ndarray, nrow: int, scale: int = 1, padding: int = 2) -> np.ndarray:
-    """Tile images (N, H, W) in [0, 1] into one uint8 sheet, `nrow` per row, white gaps (torchvision's make_grid),
+    """Tile images (N, H, W) or (N, H, W, 3) in [0, 1] into one uint8 sheet, `nrow` per row, white gaps (torchvision's make_grid),
     then upscale by `scale` with nearest neighbour."""
     from ..backends.grid import make_grid
 
@@ -83,14 +90,15 @@ def _font(size: int):
 
 def labelled_sheet(rows: np.ndarray, row_labels: list[str], col_labels: list[str] | None = None, scale: int = 2,
                    title: str = "") -> np.ndarray:
-    """rows (R, C, 28, 28) in [0, 1] -> uint8 sheet with a label left of each row and one above each column."""
+    """rows (R, C, H, W[, 3]) in [0, 1] -> uint8 sheet with a label left of each row and one above each column."""
     r, c = rows.shape[:2]
     grid = sheet(rows.reshape(r * c, *rows.shape[2:]), nrow=c, scale=scale)
     cell = (rows.shape[2] + 2) * scale
     font = _font(max(11, 6 * scale))
     left = max(8 + int(max((font.getlength(t) for t in row_labels), default=0)), 40)
     top = (cell // 2 + 4 if col_labels else 4) + (22 if title else 0)
-    canvas = Image.new("L", (left + grid.shape[1] + 4, top + grid.shape[0] + 4), 255)
+    mode = "L" if grid.ndim == 2 else "RGB"
+    canvas = Image.new(mode, (left + grid.shape[1] + 4, top + grid.shape[0] + 4), 255 if mode == "L" else "white")
     canvas.paste(Image.fromarray(grid), (left, top))
     draw = ImageDraw.Draw(canvas)
     if title:
@@ -326,22 +334,59 @@ def prepare_image(source, what: str = "image") -> tuple[np.ndarray, list[str]]:
     return prepared, notes + more
 
 
+def prepare_resized(source, shape, what: str = "image") -> tuple[np.ndarray, list[str]]:
+    """Any image source -> (uint8 image of `shape`, notes), prepared as an image folder is for training
+    (training.data): converted to RGB (shape (H, W, 3)) or grayscale ((H, W)), its shorter side resized to H and
+    the centre cropped to H x W. For colour and non-28x28 models, whose data was not made the MNIST way."""
+    from ..backends.grid import resize_centre_crop
+
+    im = open_image(source)
+    colour = len(shape) == 3
+    notes = []
+    if im.mode in ("RGBA", "LA", "P"):       # transparent pixels onto white, as a photo of a drawing would be
+        im = im.convert("RGBA")
+        flat = Image.new("RGBA", im.size, "white")
+        flat.alpha_composite(im)
+        im = flat
+        notes.append("transparency onto white")
+    im = im.convert("RGB" if colour else "L")
+    h, w = int(shape[0]), int(shape[1])
+    if im.size != (w, h):
+        notes.append(f"resized from {im.size[0]}×{im.size[1]} and centre-cropped to {w}×{h}")
+        im = resize_centre_crop(im, h, w)
+    return np.asarray(im, dtype=np.uint8).copy(), notes
+
+
 class ImageModality:
     """What the page needs to know about image outputs: their placeholder and how one is shown."""
     name = "image"
 
     def __init__(self, shape=(28, 28)):
-        self.shape = tuple(shape)
+        self.shape = tuple(shape)             # (H, W) grayscale, (H, W, 3) colour
+        self.colour = len(self.shape) == 3
+        self.scale = display_scale(self.shape)
         self.blank = blank(self.shape)
 
-    def render(self, image, scale: int = DISPLAY_SCALE) -> str:
-        """One output (H, W) as a crisp, upscaled PNG data URI."""
-        return png_data_uri(to_display_image(image, scale))
+    def render(self, image, scale: int | None = None) -> str:
+        """One output (H, W) or (H, W, 3) as a crisp, upscaled PNG data URI (about 280 px at any model size)."""
+        return png_data_uri(to_display_image(image, scale or self.scale))
+
+    @property
+    def mnist_style(self) -> bool:
+        """28x28 grayscale models take a person's picture prepared the MNIST way (crop to the ink, 20 px, centre of
+        mass); others take it resized and centre-cropped, as their image folder was."""
+        return self.shape == (28, 28)
+
+    def prepare(self, source, what: str = "image") -> tuple[np.ndarray, list[str]]:
+        """A person's picture as this model's input, plus notes on each step (shown under it)."""
+        if self.mnist_style:
+            return prepare_image(source, what)
+        return prepare_resized(source, self.shape, what)
 
     def render_small(self, image) -> str:
         """One output at its own size (the page scales it up with CSS): fewer bytes for rows of many."""
         return png_data_uri(to_uint8(image))
 
-    def array(self, image, scale: int = DISPLAY_SCALE) -> np.ndarray:
+    def array(self, image, scale: int | None = None) -> np.ndarray:
         """One output as the uint8 array the API's image outputs send."""
-        return to_display_image(image, scale)
+        return to_display_image(image, scale or self.scale)

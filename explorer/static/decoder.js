@@ -97,12 +97,18 @@
     if (canvas.width !== c.W || canvas.height !== c.H) { canvas.width = c.W; canvas.height = c.H; }
     const img = ctx2d.createImageData(c.W, c.H);
     const a = img.data;
-    for (let i = 0, n = c.W * c.H; i < n; i++) {
-      const p = px[offset + i];
-      // the server's rounding (explorer/modalities/image.py to_uint8): clip to [0, 1], *255, +0.5, floor
-      const v = Math.floor((p < 0 ? 0 : p > 1 ? 1 : p) * 255 + 0.5);
+    // the server's rounding (explorer/modalities/image.py to_uint8): clip to [0, 1], *255, +0.5, floor
+    const u8 = (p) => Math.floor((p < 0 ? 0 : p > 1 ? 1 : p) * 255 + 0.5);
+    const n = c.W * c.H;
+    for (let i = 0; i < n; i++) {
       const j = i * 4;
-      a[j] = a[j + 1] = a[j + 2] = v;
+      if (c.K === 3) {  // colour: the decoder's (3, H, W) planes, red, green, blue
+        a[j] = u8(px[offset + i]);
+        a[j + 1] = u8(px[offset + n + i]);
+        a[j + 2] = u8(px[offset + 2 * n + i]);
+      } else {
+        a[j] = a[j + 1] = a[j + 2] = u8(px[offset + i]);
+      }
       a[j + 3] = 255;
     }
     ctx2d.putImageData(img, 0, 0);
@@ -143,11 +149,13 @@
                                                       { executionProviders: ["wasm"] });
           return { ort, s };
         });
-        const c = { ort, session: s, H: d.shape[0], W: d.shape[1] };
+        const c = { ort, session: s, H: d.shape[0], W: d.shape[1], K: d.channels || 1 };
         // A decoder whose input does not fit this model fails here, before any slider move relies on it.
         const out = await this.decode({ ...c, D: d.latent_dim, C: d.num_classes || 0 },
                                       new Float32Array(d.latent_dim), d.num_classes ? 0 : null);
-        if (out.length !== c.H * c.W) throw new Error(`it returned ${out.length} values, not ${c.H}x${c.W}`);
+        if (out.length !== c.K * c.H * c.W) {
+          throw new Error(`it returned ${out.length} values, not ${c.K}x${c.H}x${c.W}`);
+        }
         return { c, line: "Decoding in your browser (onnxruntime-web, WebAssembly): the sliders need no round trip." };
       } catch (e) {
         return { reason: `the exported decoder of ${d.model} could not run in the page (${oneLine(e)}). ` +
@@ -179,7 +187,14 @@
       const im = document.querySelector("#decoded-image img");
       return !im || im.src === ownSrc;
     },
-    value(px) { return Array.from(px, (p) => Math.floor((p < 0 ? 0 : p > 1 ? 1 : p) * 255 + 0.5)); },
+    // the uint8 pixels, in the server's order: (H, W) or, for colour, (H, W, 3) channels last
+    value(px, c) {
+      const u8 = (p) => Math.floor((p < 0 ? 0 : p > 1 ? 1 : p) * 255 + 0.5);
+      if (!c || c.K !== 3) return Array.from(px, u8);
+      const n = c.H * c.W, out = new Array(3 * n);
+      for (let i = 0; i < n; i++) for (let k = 0; k < 3; k++) out[3 * i + k] = u8(px[k * n + i]);
+      return out;
+    },
   };
 
   // ---- the text engine: static/text_decoder.js on text_decoder.safetensors ----------------------------------
@@ -424,7 +439,7 @@
   st.decode = (z, label) => {
     const c = cur;
     if (!c) return Promise.resolve(null);
-    return c.engine.decode(c, Float32Array.from(z), c.C ? (label || 0) : null).then((out) => c.engine.value(out));
+    return c.engine.decode(c, Float32Array.from(z), c.C ? (label || 0) : null).then((out) => c.engine.value(out, c));
   };
 
   setup();

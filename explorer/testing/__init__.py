@@ -36,9 +36,10 @@ def serve(registry):
 
 
 def make_model_folder(folder: str | Path, kind: str = "vae", latent_dim: int = 4, n_points: int = 300,
-                      seed: int = 0, num_classes: int = 10, arch: str = "mlp", small: bool = True) -> Path:
+                      seed: int = 0, num_classes: int = 10, arch: str = "mlp", small: bool = True, image_shape: tuple = (1, 28, 28)) -> Path:
     """Write a complete model folder and return its path (small=False: the default, full-size layers).
-    kind "gan" / "cgan": a conv generator (arch is ignored), see make_gan_folder."""
+    kind "gan" / "cgan": a conv generator (arch is ignored), see make_gan_folder. image_shape (C, H, W): a colour
+    (3, ...) or larger model; the map's images are then (N, H, W, 3) or (N, H, W)."""
     from training import save_model
 
     from ..backends import backend_spec
@@ -52,13 +53,16 @@ def make_model_folder(folder: str | Path, kind: str = "vae", latent_dim: int = 4
     caps = backend_spec(kind).capabilities
     backend = AutoencoderBackend.untrained(
         seed, kind=kind, arch=arch, latent_dim=latent_dim, num_classes=num_classes if caps.conditional else 0,
-        class_names=names, **(({"mlp_hidden": 32} if arch == "mlp" else {"conv_channels": (4, 8), "conv_hidden": 16})
-                               if small else {}))
+        class_names=names, image_shape=tuple(image_shape),
+        **(({"mlp_hidden": 32} if arch == "mlp" else
+            {"conv_channels": (4, 8, 8)[:2 if image_shape[1] <= 32 else 3], "conv_hidden": 16}) if small else {}))
     save_model(backend.model, folder, data={"dataset": "synthetic", "note": "explorer.testing fake"})
 
     labels = rng.integers(0, num_classes, n_points).astype(np.int64)
     # Blobby images whose brightness depends on the class, so classes differ a little.
-    images = (rng.random((n_points, 28, 28)) * 255 * ((labels[:, None, None] + 1) / num_classes)).astype(np.uint8)
+    shape = backend.output_shape                     # (28, 28), or (H, W, 3) for colour
+    brightness = ((labels + 1) / num_classes).reshape(-1, *([1] * len(shape)))
+    images = (rng.random((n_points, *shape)) * 255 * brightness).astype(np.uint8)
     mu = backend.encode_mean(images.astype(np.float32) / 255, labels if caps.conditional else None)
     _save_map(folder, mu, labels, images, rng)
     ae = not caps.kl  # an AE has no KL term, hence no ELBO

@@ -119,6 +119,15 @@ def browser_page(url: str, ready=None, timeout: float = 120_000):
         browser.close()
 
 
+@contextlib.contextmanager
+def page_showing(server, model: str):
+    """browser_page on a running AppServer, once it shows `model` (show_model); page.root is the server's assets."""
+    with browser_page(server.url) as pg:
+        show_model(pg, model)
+        pg.root = getattr(server, "assets", None)
+        yield pg
+
+
 def launch_browser(playwright):
     if not Path(CHROMIUM).is_file():
         raise FileNotFoundError(f"{CHROMIUM} not found. Install Debian's chromium (apt-get install chromium) or set "
@@ -146,6 +155,14 @@ def wait_decoder(page, timeout: float = 30_000) -> str:
                            " return s && m && s.model === m.value && (s.mode === 'browser' || s.mode === 'server'); }",
                            timeout=timeout)
     return page.evaluate("() => window.__xpDecoder.mode")
+
+
+def wait_map_settled(page, model: str, timeout: float = 60_000) -> None:
+    """Wait until the latent map has fetched the model's other views (static/latent_map.js prefetches them once
+    its first figure is drawn): after this the page sends no request of its own, so a test can count the ones an
+    action sends."""
+    page.wait_for_function("(m) => document.querySelector('#latent-map .xp-map-plot')?.dataset.prefetched === m",
+                           arg=model, timeout=timeout)
 
 
 def img_src(page, elem_id: str) -> str:
@@ -199,6 +216,16 @@ def click_map_point(page, trace: int = 0, point: int = 0) -> int:
 def pick_model(page, name: str) -> None:
     page.click("#model-picker input")
     page.locator(f'[role=listbox] [role=option][aria-label="{name}"]').click()
+
+
+def show_model(page, name: str, timeout: float = 60_000) -> None:
+    """Pick model `name` unless the page shows it already, and wait until its map and first output are drawn."""
+    if page.eval_on_selector("#model-picker input", "el => el.value") == name:
+        return
+    pick_model(page, name)
+    page.wait_for_function("(m) => document.querySelector('#latent-map .xp-map-plot').dataset.model === m",
+                           arg=name, timeout=timeout)
+    wait_ready(page, timeout=timeout)
 
 
 def projection_of_map(page) -> str:

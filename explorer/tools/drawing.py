@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backends import reason
-from ..modalities.image import _empty_message, as_unit_float, prepare_image
+from ..modalities.image import _empty_message, as_unit_float
 from ..registry import LoadedModel, ModelRegistry
 from ..validation import InputError, shown
 from .explore import INVERSION_SOURCE, bce_nats, code_of, decode, slider_values
@@ -125,6 +125,14 @@ def code_note(out: dict, what: str = "image") -> str:
     return f"The code of your {what} is the encoder's posterior mean (reconstruction error {out['bce']:.1f} nats)."
 
 
+def check_image_model(loaded: LoadedModel) -> LoadedModel:
+    """loaded, or InputError when it is not an image model (a text model reads typed text, not pictures)."""
+    if loaded.capabilities.modality != "image":
+        raise InputError(f"{loaded.info.name} is a {loaded.capabilities.modality} model: it reads typed text, not "
+                         "pictures. Type the text in 'Your own text' (or send it to /encode_text) instead.")
+    return loaded
+
+
 def encode_image(registry: ModelRegistry, model: str, image, what: str = "image", upload_root=None) -> tuple:
     """The encode_image API: prepare an image like MNIST and find its code with `model` (its encoder, or inversion).
 
@@ -133,12 +141,9 @@ def encode_image(registry: ModelRegistry, model: str, image, what: str = "image"
     dicts, best class first; [] for a model without a class ranking), {"source": "encoder" or "inversion", "bce",
     "label", "note"}).
     """
-    loaded = registry.get(model)
-    if loaded.capabilities.modality != "image":
-        raise InputError(f"{loaded.info.name} is a {loaded.capabilities.modality} model: it reads typed text, not "
-                         "pictures. Send the text to /encode_text instead.")
+    loaded = check_image_model(registry.get(model))
     source = image_from_payload(image, what, upload_root) if isinstance(image, (dict, str, type(None))) else image
-    prepared, _ = prepare_image(source, what)
+    prepared, _ = loaded.modality.prepare(source, what)
     out = encode_prepared(loaded, prepared)
     info = {"source": out["source"], "bce": round(out["bce"], 2), "label": out["label"], "note": code_note(out, what)}
     if loaded.num_classes and not out["ranking"]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..backends import reason
-from ..latent_map import build_figure, lookup_point, marker_position
-from ..modalities.image import as_unit_float
+from ..latent_map import (NO_3D, build_figure, build_figure_3d, lookup_point, marker_position,
+                          projection_choices)
+from ..modalities.image import as_unit_float, png_data_uri
 from ..registry import LoadedModel, ModelInfo, ModelRegistry
 from ..validation import InputError, validate_label, validate_seed, validate_z
 
@@ -273,6 +274,22 @@ def map_source_note(loaded: LoadedModel) -> str:
     return reason(caps, "code_of_picture") + " Clicking a point shows nothing new here."
 
 
+def projection_trust(loaded: LoadedModel) -> str:
+    """One line on how far to trust each stored 2-D view, from metrics.json (training/map_quality.py): the share of
+    latent neighbours each view keeps (trustworthiness, k = 10) and its 5-NN class accuracy in the plane. '' for a
+    folder made before these figures."""
+    metrics = loaded.info.metrics or {}
+    parts = []
+    for label, key in projection_choices(loaded.latent_map):
+        trust, knn = metrics.get(f"map_trustworthiness_{key}"), metrics.get(f"map_knn5_{key}")
+        if isinstance(trust, (int, float)) and isinstance(knn, (int, float)):
+            parts.append(f"{label} {trust:.3f} / {knn:.2f}")
+    if not parts:
+        return ""
+    return ("Neighbours kept (trustworthiness, k = 10; 1 = all) / 5-NN class accuracy in the plane: "
+            + ", ".join(parts) + ".")
+
+
 def stored_code(loaded: LoadedModel, index) -> tuple:
     """The map's code of test image `index` as (Point, z as slider values, source): a GAN's map stores the codes the
     build-time inversion found (much longer searched than a request-time one), so they are used as they are; a
@@ -374,9 +391,55 @@ def reconstruct_point(registry: ModelRegistry, model: str, index) -> tuple:
 # ---------------------------------------------------------------------------------------------------------------
 # The map
 
-def figure_for(registry: ModelRegistry, model: str, projection: str) -> dict:
-    """The plotly figure of a model's latent map on a projection (the marker is placed separately)."""
-    return build_figure(registry.get(model).latent_map, projection)
+def figure_for(registry: ModelRegistry, model: str, projection: str, dims=2) -> dict:
+    """The plotly figure of a model's latent map on a projection, in 2-D or (dims 3, where the map stores it) 3-D;
+    the marker is placed separately."""
+    lmap = registry.get(model).latent_map
+    if str(dims) == "3":
+        fig = build_figure_3d(lmap, projection)
+    elif dims not in (2, "2", None):
+        raise InputError(f"dims must be 2 or 3, got {str(dims)[:20]!r}.")
+    else:
+        fig = build_figure(lmap, projection)
+    # plotly keeps the user's zoom, pan and tool while uirevision stays the same: per model too, so that another
+    # model's map opens fitted to its own points, not at the zoom of the last one
+    fig["layout"]["uirevision"] = f"{model}|{fig['layout']['uirevision']}"
+    return fig
+
+
+def views_3d(loaded: LoadedModel) -> list[tuple[str, str]]:
+    """(label, key) of the projections the model's map stores in 3-D (PCA, UMAP), [] for a map made before them."""
+    return [(label, key) for label, key in projection_choices(loaded.latent_map) if key in loaded.latent_map.coords3]
+
+
+def no_3d_reason(loaded: LoadedModel) -> str:
+    """'' when the map has a 3-D view; else the one line that says why the 3-D switch is off, and the fix."""
+    return "" if views_3d(loaded) else NO_3D.format(folder=loaded.info.folder)
+
+
+MAX_THUMBS = 2000   # the map draws the images themselves once the view holds at most this many points
+
+
+def thumbnails_for(registry: ModelRegistry, model: str, indices) -> dict:
+    """The stored images of up to MAX_THUMBS map points as one sprite, for the map to draw them at their positions
+    when zoomed in: {"sprite": PNG data URI, "cols", "h", "w", "indices"}; image i of `indices` (sorted, distinct)
+    is the cell at row i // cols, column i % cols. A text map has no images: InputError."""
+    from .selection import check_indices
+
+    loaded = registry.get(model)
+    if is_text(loaded):
+        raise InputError(f"{loaded.info.name}'s map holds sentences, not images: it has no thumbnails.")
+    if hasattr(indices, "__len__") and not isinstance(indices, (str, bytes, dict)) and len(indices) > MAX_THUMBS:
+        raise InputError(f"at most {MAX_THUMBS:,} thumbnails at a time; {len(indices):,} were asked for. Zoom in further.")
+    idx = check_indices(loaded, indices)
+    images = loaded.latent_map.images[idx]                                   # (N, H, W[, 3]) uint8
+    n, h, w = images.shape[:3]
+    cols = int(np.ceil(np.sqrt(n)))
+    rows = -(-n // cols)
+    pad = np.zeros((rows * cols - n, *images.shape[1:]), np.uint8)
+    tiles = np.concatenate([images, pad]).reshape(rows, cols, *images.shape[1:])
+    sprite = tiles.swapaxes(1, 2).reshape(rows * h, cols * w, *images.shape[3:])
+    return {"sprite": png_data_uri(sprite), "cols": cols, "h": int(h), "w": int(w), "indices": idx.tolist()}
 
 
 def marker_for(loaded: LoadedModel, z, projection: str) -> dict:

@@ -4,9 +4,10 @@ every event calls a plain function in explorer.tools.
     build_demo(registry)  -> gr.Blocks (nothing loaded; the first model loads when the page opens)
     launch_kwargs()       -> the arguments app.py, tests and benchmarks pass to demo.launch()
 
-Element ids: tool-tabs. explorer.ui.main_view and each module of explorer.ui.tabs list theirs. Named API endpoints:
+Element ids: tool-tabs. explorer.ui.main_view, explorer.ui.selection_panel and each module of explorer.ui.tabs list
+theirs. Named API endpoints:
 explorer.ui.api (decode, reconstruct, list_models, interpolate, traverse, neighbours, move_towards, encode_image,
-encode_text, compare_models, training_history, export_map_csv, generate_dataset, generate_text_dataset).
+encode_text, compare_models, training_history, export_map_csv, generate_dataset, generate_text_dataset, select).
 """
 from __future__ import annotations
 

@@ -17,8 +17,8 @@ import numpy as np
 from gradio.utils import get_upload_folder
 
 from ..modalities.image import as_unit_float, sheet
-from ..tools import (arithmetic, compare, drawing, dynamics, explore, export, interpolation, neighbours, traversal,
-                     typed_text)
+from ..tools import (arithmetic, compare, drawing, dynamics, explore, export, interpolation, neighbours, selection,
+                     traversal, typed_text)
 from ..validation import InputError
 from .context import PageContext, friendly
 from .gradio_patches import explain_bad_files
@@ -165,10 +165,30 @@ def endpoints(reg) -> dict:
         res = export.generate_dataset(reg, model, per_class, seed, fmt=format)
         return str(res["file"]), res["sample_text"], export.dataset_summary(res)
 
+    @friendly
+    def select(model: str, indices: list):
+        """A selection of map points (a list of point indices, 0..N-1, as the map's lasso or box gives them):
+        {count, split, class_counts [{label, class_name, count}] most first, mean_z (the selected codes' mean, a
+        latent_dim list), indices (sorted, distinct)}, a sheet of the first 100 selected images (a text model: their
+        definitions, one a line) and a CSV of every selected point (index, split, label, class_name, x and y on
+        every stored projection)."""
+        loaded = reg.get(model)
+        summary = selection.summarize(loaded, indices)
+        return selection_view(loaded, summary), summary, str(selection.selection_csv(loaded, summary))
+
     neighbours_.__name__ = "neighbours"
     return {fn.__name__: fn for fn in (decode, reconstruct, list_models, interpolate, traverse, neighbours_,
                                        move_towards, encode_image, encode_text, compare_models, training_history,
-                                       export_map_csv, generate_dataset, generate_text_dataset)}
+                                       export_map_csv, generate_dataset, generate_text_dataset, select)}
+
+
+def selection_view(loaded, summary: dict):
+    """The selected items as one picture (10 a row), or a text model's as lines of "headword: definition"."""
+    items = selection.grid_items(loaded, summary)
+    if explore.is_text(loaded):
+        lmap = loaded.latent_map
+        return "\n".join(f"{lmap.headwords[i]}: {lmap.texts[i]}" for i in summary["indices"][:selection.MAX_GRID])
+    return sheet(np.stack([as_unit_float(im) for im in items]), nrow=min(10, len(items)), scale=2)
 
 
 def warm_plan(reg, fns: dict | None = None) -> list[tuple[str, object]]:
@@ -195,6 +215,8 @@ def warm_plan(reg, fns: dict | None = None) -> list[tuple[str, object]]:
         label = 0 if loaded.num_classes else None
         for projection in loaded.latent_map.coords:
             explore.figure_for(reg, name, projection)
+        for projection in loaded.latent_map.coords3:          # the 3-D views, where the map has them
+            explore.figure_for(reg, name, projection, 3)
         PageContext.z_updates(loaded, explore.decoded_view(loaded, z, label, "pca"))  # the page's PNG data URIs
         fns["decode"](name, z, -1 if label is None else label)
 
@@ -221,6 +243,7 @@ def warm_plan(reg, fns: dict | None = None) -> list[tuple[str, object]]:
             calls.append(("generate_dataset", (name, 1, 0)))
             if caps.text:
                 calls.append(("generate_text_dataset", (name, 1, 0, "jsonl")))
+        calls.append(("select", (name, [0, 1, 2])))   # the lasso's first summary, sheet and CSV
         if k == 0:
             calls.append(("export_map_csv", (name,)))
         key = compare.dataset_key(info.dataset)
@@ -374,6 +397,7 @@ def build(ctx: PageContext) -> None:
         per_class = gr.Number(100, label="per_class", precision=0)
         text = gr.Textbox("a small domesticated animal", label="text")
         fmt = gr.Textbox("csv", label="format")
+        indices = gr.JSON([0, 1, 2], label="indices")
         table = {
             "decode": ([model, z, label], image("image")),
             "reconstruct": ([model, index], [image("original"), image("reconstruction"), gr.JSON(label="z"),
@@ -396,6 +420,7 @@ def build(ctx: PageContext) -> None:
                                                                 gr.JSON(label="info")]),
             "generate_text_dataset": ([text_generator, per_class, seed, fmt],
                                       [gr.File(label="dataset"), gr.Textbox(label="samples"), gr.JSON(label="info")]),
+            "select": ([model, indices], [image("selection"), gr.JSON(label="summary"), gr.File(label="csv")]),
         }
         buttons = {name: gr.Button(name) for name in table}
 

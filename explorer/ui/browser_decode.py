@@ -85,7 +85,7 @@ def page_decoder(name: str, loaded: LoadedModel) -> dict:
     serve(path)
     return {"model": name, "url": file_url(path, d["sha256"][:16]), "sha256": d["sha256"],
             "latent_dim": int(d["latent_dim"]), "num_classes": int(d["num_classes"]),
-            "shape": [int(s) for s in d["shape"]], **_pca(loaded)}
+            "shape": [int(s) for s in d["shape"]], "channels": int(d.get("channels", 1)), **_pca(loaded)}
 
 
 def _pca(loaded: LoadedModel) -> dict:

@@ -1,7 +1,7 @@
 """The main view: model picker, decoded output, sliders, latent map and the class picker.
 
 Element ids: model-picker, model-info, decoded-image, decode-mode, random-button, reset-button, download-decoded, seed, status,
-class-picker, class-row, sliders-help, latent-sliders, z-0 .. z-31, projection-picker, latent-map, map-note,
+class-picker, class-row, sliders-help, latent-sliders, z-0 .. z-31, projection-picker, map-dims, latent-map, map-note,
 selected-original, selected-reconstruction, selected-vae, selected-note. selected-vae is shown for a GAN only: the
 reconstruction of the clicked test image by a VAE of the same dataset, when one is loaded. Layout first (`layout`), then the events (`wire`); every handler calls
 explorer.tools.explore. Slider moves are decoded in the page where it can (explorer.ui.browser_decode, static/decoder.js; a text
@@ -15,13 +15,15 @@ import gradio as gr
 
 from ..latent_map import check_projection, projection_choices
 from ..tools import explore
-from ..validation import validate_seed
+from ..validation import InputError, validate_seed
 from .browser_decode import page_decoder, runtime
+from .selection_panel import layout as selection_layout, wire as selection_wire
 from .context import BLANK, FAST, IMG_TEMPLATE, MAX_SLIDERS, PageContext, friendly, log
 from .style import PLOTLY_HEAD, static_js
 
 PROJECTION_INFO = "All precomputed from the test images' latent means."
 PROJECTION_INFO_INVERTED = "All precomputed from the test images' inverted codes."
+DIMS_INFO = "3-D: PCA or UMAP, rotatable (drag); t-SNE is 2-D only."
 VAE_CAPTION = "A VAE's reconstruction (same dataset)"
 VAE_ALT = "a VAE's reconstruction"  # sent with each update: a component built hidden gets its template's values then
 PROJECTION_CHOICES = [("PCA", "pca"), ("t-SNE", "tsne"), ("UMAP", "umap")]  # each model offers those its map has
@@ -71,14 +73,27 @@ def layout(registry) -> tuple[PageContext, dict]:
         """Server function called by the map's JavaScript: the plotly figure for {"model", "projection"}."""
         if not isinstance(spec, dict):
             return {"error": "get_figure takes {\"model\": a model name, \"projection\": \"pca\", \"tsne\" or "
-                             "\"umap\"}."}
+                             "\"umap\", \"dims\": 2 or 3}."}
         try:
-            return explore.figure_for(registry, spec.get("model"), spec.get("projection"))
+            return explore.figure_for(registry, spec.get("model"), spec.get("projection"), spec.get("dims", 2))
         except (ValueError, AttributeError) as e:
             return {"error": str(e)}
         except Exception as e:  # never a traceback in the page
             log.exception("get_figure failed")
             return {"error": f"The map could not be drawn ({type(e).__name__}); see the server log."}
+
+    def get_thumbs(spec: dict) -> dict:
+        """Server function called by the map's JavaScript once the view holds few points: the stored images of
+        {"model", "indices"} as one sprite (explore.thumbnails_for)."""
+        if not isinstance(spec, dict):
+            return {"error": "get_thumbs takes {\"model\": a model name, \"indices\": a list of point indices}."}
+        try:
+            return explore.thumbnails_for(registry, spec.get("model"), spec.get("indices"))
+        except (ValueError, AttributeError) as e:
+            return {"error": str(e)}
+        except Exception as e:  # never a traceback in the page
+            log.exception("get_thumbs failed")
+            return {"error": f"The thumbnails could not be made ({type(e).__name__}); see the server log."}
 
     gr.Markdown(INTRO)
     with gr.Row(equal_height=False):
@@ -123,13 +138,17 @@ def layout(registry) -> tuple[PageContext, dict]:
                            for i in range(MAX_SLIDERS)]
 
         with gr.Column(scale=7, min_width=420):
-            projection = gr.Radio(PROJECTION_CHOICES, value="pca", label="Map projection",
-                                  elem_id="projection-picker", info=PROJECTION_INFO)
+            with gr.Row(equal_height=False):
+                projection = gr.Radio(PROJECTION_CHOICES, value="pca", label="Map projection",
+                                      elem_id="projection-picker", info=PROJECTION_INFO, scale=3)
+                dims = gr.Radio([("2-D", "2"), ("3-D", "3")], value="2", label="View", elem_id="map-dims",
+                                info=DIMS_INFO, scale=1, min_width=150)
             # The value is only {"model", "projection"}: the browser fetches the 10,000-point figure through
             # get_figure (a server function) so that later small updates (the marker) stay cheap.
             latent_map = gr.HTML(None, html_template='<div class="xp-map-plot"></div>',
                                  js_on_load=static_js("latent_map.js"), head=PLOTLY_HEAD, elem_id="latent-map",
-                                 marker=None, path=None, min_height=470, server_functions=[get_figure])
+                                 marker=None, path=None, dims="2", min_height=470,
+                                 server_functions=[get_figure, get_thumbs])
             map_note = gr.Markdown("", elem_id="map-note")
             gr.Markdown("**Click a point** to see that test image next to its reconstruction and to load its "
                         "latent mean into the sliders (a GAN's: the code an optimiser found for it, and a VAE's "
@@ -143,12 +162,13 @@ def layout(registry) -> tuple[PageContext, dict]:
                 sel_vae = gr.HTML(BLANK, html_template=IMG_TEMPLATE, alt=VAE_ALT,
                                   caption=VAE_CAPTION, elem_id="selected-vae", js_on_load=None, visible=False)
             sel_note = gr.Markdown("", elem_id="selected-note")
+            selection = selection_layout()
 
     ctx = PageContext(registry=registry, model_picker=model_picker, class_picker=class_picker, projection=projection,
                       seed=seed, sliders=sliders, latent_map=latent_map, random_btn=random_btn, reset_btn=reset_btn,
                       decoded=decoded, class_row=class_row, status=status, map_note=map_note)
     return ctx, dict(model_info=model_info, sel_orig=sel_orig, sel_recon=sel_recon, sel_vae=sel_vae, sel_note=sel_note,
-                     decode_mode=decode_mode, download=download)
+                     decode_mode=decode_mode, download=download, selection=selection, dims=dims)
 
 
 def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
@@ -157,6 +177,7 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
     model_info, sel_orig, sel_recon = own["model_info"], own["sel_orig"], own["sel_recon"]
     sel_vae, sel_note = own["sel_vae"], own["sel_note"]
     decode_mode, download = own["decode_mode"], own["download"]
+    dims, selection = own["dims"], own["selection"]
 
     @friendly
     def on_model(name, proj):
@@ -174,12 +195,17 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
         source = explore.map_source_note(loaded)  # a GAN: its codes come from an optimiser, not an encoder
         if source:
             note = f"{source} {note}"
+        no_3d = explore.no_3d_reason(loaded)
         companion = explore.companion_vae(registry, loaded)
         decoded_caption = ("The decoder's sentence for the current z (greedy)" if explore.is_text(loaded) else
                            "The decoder's image of the current z")
         return {model_info: explore.describe_model(loaded.info),
                 ctx.class_picker: gr.update(choices=choices, value=label, visible=bool(choices)),
-                ctx.latent_map: gr.update(value={"model": name, "projection": proj}, marker=view["marker"]),
+                # a new model shows its map in 2-D; the 3-D switch is on where its map has a 3-D view, else off
+                # with the reason; a selection of the last model's points is gone
+                ctx.latent_map: gr.update(value={"model": name, "projection": proj}, marker=view["marker"], dims="2"),
+                dims: gr.update(value="2", interactive=not no_3d, info=no_3d or DIMS_INFO),
+                selection.panel: gr.update(visible=False), selection.state: None,
                 ctx.map_note: note,
                 sel_orig: gr.update(value=loaded.modality.blank,
                                     caption=TEXT_CAPTIONS[0] if explore.is_text(loaded) else "Test image"),
@@ -191,8 +217,9 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
                 ctx.status: "", ctx.decoded: gr.update(value=image, caption=decoded_caption),
                 ctx.class_row: gr.update(value=row, visible=bool(row)),
                 **dict(zip(sliders, ctx.slider_updates(loaded, z))),
-                ctx.projection: gr.update(choices=projections, value=proj, info=PROJECTION_INFO_INVERTED if
-                                          loaded.capabilities.invert else PROJECTION_INFO),
+                ctx.projection: gr.update(choices=projections, value=proj, info=" ".join(filter(None, (
+                    PROJECTION_INFO_INVERTED if loaded.capabilities.invert else PROJECTION_INFO,
+                    explore.projection_trust(loaded))))),
                 decode_mode: gr.update(decoder=page_decoder(name, loaded)),
                 download: gr.update(visible=not explore.is_text(loaded))}  # the PNG link is an image's
 
@@ -222,6 +249,22 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
         loaded = registry.get(name)
         marker = explore.marker_for(loaded, ctx.zs_of(loaded, zs), proj)
         return gr.update(value={"model": name, "projection": proj}, marker=marker), marker["note"]
+
+    @friendly
+    def on_dims(name, proj, view, *zs):
+        """The 2-D / 3-D switch: the map in the other view, on a projection it has there (PCA where t-SNE was)."""
+        loaded = registry.get(name)
+        three = str(view) == "3"
+        if three and explore.no_3d_reason(loaded):
+            raise InputError(explore.no_3d_reason(loaded))
+        choices = explore.views_3d(loaded) if three else projection_choices(loaded.latent_map)
+        keys = [k for _, k in choices]
+        proj = check_projection(proj) if check_projection(proj) in keys else keys[0]
+        marker = explore.marker_for(loaded, ctx.zs_of(loaded, zs), proj)
+        note = marker["note"] + (" The 3-D view turns with a drag; a click on a point loads it as in 2-D." if three
+                                 else "")
+        return (gr.update(value={"model": name, "projection": proj}, marker=marker, dims="3" if three else "2"),
+                gr.update(choices=choices, value=proj), note)
 
     @friendly
     def on_select(name, label, proj, evt: gr.EventData = None):
@@ -263,7 +306,8 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
                 *ctx.z_updates(loaded, view), *ctx.slider_updates(loaded, sel["z"], values_only=True)]
 
     model_outputs = [model_info, ctx.class_picker, ctx.latent_map, ctx.map_note, sel_orig, sel_recon, sel_vae,
-                     sel_note, ctx.status, ctx.decoded, ctx.class_row, *sliders, ctx.projection, decode_mode, download]
+                     sel_note, ctx.status, ctx.decoded, ctx.class_row, *sliders, ctx.projection, decode_mode, download,
+                     dims, selection.panel, selection.state]
     demo.load(on_model, [ctx.model_picker, ctx.projection], model_outputs, **FAST)
     ctx.model_picker.change(on_model, [ctx.model_picker, ctx.projection], model_outputs, **FAST)
 
@@ -275,8 +319,11 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
                          [*ctx.z_outputs, ctx.status, ctx.seed, *sliders], queue=False, **FAST)
     ctx.reset_btn.click(on_reset, [ctx.model_picker, ctx.class_picker, ctx.projection],
                         [*ctx.z_outputs, ctx.status, *sliders], queue=False, **FAST)
+    dims.input(on_dims, [ctx.model_picker, ctx.projection, dims, *sliders], [ctx.latent_map, ctx.projection,
+                                                                           ctx.map_note], **FAST)
     ctx.projection.change(on_projection, [ctx.model_picker, ctx.projection, *sliders], [ctx.latent_map, ctx.map_note],
                           **FAST)
+    selection_wire(ctx, selection)
     ctx.latent_map.select(on_select, [ctx.model_picker, ctx.class_picker, ctx.projection],
                           [sel_orig, sel_recon, sel_vae, sel_note, ctx.class_picker, ctx.status, *ctx.z_outputs,
                            *sliders], queue=False,

@@ -115,10 +115,13 @@ def test_random_and_reset_buttons(page):
 def test_switch_projection(page):
     page.click("#projection-picker label:has-text('t-SNE')")
     page.wait_for_function("() => document.querySelector('#latent-map .xp-map-plot').dataset.projection === 'tsne'")
-    assert "nearest" in page.inner_text("#map-note")
+    # the page draws the view at once; the server's note (and marker) for it follow
+    page.wait_for_function("() => document.querySelector('#map-note').innerText.includes('nearest')", timeout=10_000)
+    page.wait_for_function("() => document.querySelector('#latent-map .xp-map-plot').dataset.marker")
     page.click("#projection-picker label:has-text('PCA')")
     page.wait_for_function("() => document.querySelector('#latent-map .xp-map-plot').dataset.projection === 'pca'")
     assert projection_of_map(page) == "pca"
+    page.wait_for_function("() => document.querySelector('#map-note').innerText.includes('PCA plane')", timeout=10_000)
 
 
 def test_click_point_shows_reconstruction_and_loads_z(page):
@@ -444,7 +447,9 @@ def test_umap_projection_where_the_map_has_it(app, page):
         page.click("#projection-picker label:has-text('UMAP')")
         page.wait_for_function("() => document.querySelector('#latent-map .xp-map-plot').dataset.projection "
                                "=== 'umap'")
-        assert "nearest" in page.inner_text("#map-note")
+        # the page draws the view at once; the server's note for it follows
+        page.wait_for_function("() => document.querySelector('#map-note').innerText.includes('nearest')",
+                               timeout=10_000)
         page.click("#projection-picker label:has-text('PCA')")
         page.wait_for_function("() => document.querySelector('#latent-map .xp-map-plot').dataset.projection "
                                "=== 'pca'")

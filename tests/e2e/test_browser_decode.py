@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from explorer.testing.browser import (SHIPPED, drag_slider, grab_slider, img_src, launch_browser, pick_model,
-                                      serving, shipped_assets_present, wait_decoder, wait_ready, wait_src_change)
+                                      serving, shipped_assets_present, wait_decoder, wait_map_settled, wait_ready,
+                                      wait_src_change)
 
 pytestmark = pytest.mark.e2e
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
@@ -71,7 +72,9 @@ def on_model(pg, name: str) -> str:
         pick_model(pg, name)
     pg.wait_for_function("(m) => document.querySelector('#latent-map .xp-map-plot')?.dataset.model === m", arg=name,
                          timeout=20_000)
-    return wait_decoder(pg)
+    mode = wait_decoder(pg)
+    wait_map_settled(pg, name)  # the map's own fetches of its other views are not the drag's
+    return mode
 
 
 def test_a_drag_is_decoded_in_the_page_and_its_release_sends_the_final_z(browser, server, assets):

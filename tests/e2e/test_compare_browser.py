@@ -14,37 +14,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer.testing.browser import AppServer, img_src, launch_browser, pick_model, wait_ready, wait_src_change
+from explorer.testing.browser import browser_page, img_src, pick_model, wait_src_change
 
 pytestmark = pytest.mark.e2e
-D = 4
+D = 4                   # the latent size of gan_app's models (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
-def assets(tmp_path_factory):
-    from explorer.testing import make_assets
-    return make_assets(tmp_path_factory.mktemp("compare-e2e") / "assets", latent_dim=D, n_points=400, gan=True)
+def assets(gan_app):
+    return gan_app.assets   # fake-ae, fake-vae, fake-cvae and fake-gan with D = 4 (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
-def page(assets):
-    from playwright.sync_api import sync_playwright
-
-    server = AppServer(env={"EXPLORER_ASSETS_DIR": str(assets)}, timeout=120)
-    try:
-        with sync_playwright() as p:
-            browser = launch_browser(p)  # raises (test fails) when /usr/bin/chromium is missing
-            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-            pg.errors = []
-            pg.on("pageerror", lambda e: pg.errors.append(str(e)))
-            pg.goto(server.url)
-            wait_ready(pg, timeout=90_000)
-            yield pg
-            assert not pg.errors, pg.errors
-            browser.close()
-    finally:
-        log = server.stop()
-        assert "Traceback" not in log, log
+def page(gan_app):
+    with browser_page(gan_app.url, timeout=90_000) as pg:   # fails when /usr/bin/chromium is missing
+        yield pg
 
 
 def pixels(data_uri: str) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from explorer.testing.browser import (browser_page, click_map_point, drag_slider, img_src, pick_model, serving,
+from explorer.testing.browser import (browser_page, click_map_point, drag_slider, img_src, pick_model,
                                       slider_values, wait_src_change)
 
 pytestmark = pytest.mark.e2e
@@ -23,11 +23,8 @@ D = 4
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    from explorer.testing import make_assets
-    assets = make_assets(tmp_path_factory.mktemp("e2e-gan") / "assets", latent_dim=D, n_points=400, gan=True)
-    with serving(assets) as server:
-        yield server
+def app(gan_app):
+    return gan_app          # fake-ae, fake-vae, fake-cvae and fake-gan with D = 4 (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import json
 import numpy as np
 import pytest
 
-from explorer.testing.browser import grab_slider, launch_browser, pick_model, serving, wait_decoder
+from explorer.testing.browser import grab_slider, launch_browser, pick_model, serving, wait_decoder, wait_map_settled
 
 pytestmark = pytest.mark.e2e
 TEXT, CVAE, BPE = "fake-text-vae", "fake-text-cvae", "fake-text-bpe"
@@ -74,7 +74,9 @@ def on_model(pg, name: str) -> str:
     pg.wait_for_function("(m) => document.querySelector('#latent-map .xp-map-plot')?.dataset.model === m",
                          arg=name, timeout=30_000)
     pg.wait_for_selector(SENTENCE, timeout=20_000)
-    return wait_decoder(pg, 30_000)
+    mode = wait_decoder(pg, 30_000)
+    wait_map_settled(pg, name)  # the map's own fetches of its other views are not the drag's
+    return mode
 
 
 def to_server(pg, since: int) -> list:

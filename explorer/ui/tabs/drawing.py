@@ -15,7 +15,7 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from ...backends import reason
-from ...modalities.image import BOX, CANVAS, MAX_INPUT_SIDE, prepare_image
+from ...modalities.image import BOX, CANVAS, MAX_INPUT_SIDE
 from ...tools import drawing as tool
 from ...tools import explore
 from ..context import BLANK, FAST, IMG_TEMPLATE, PageContext, friendly
@@ -118,24 +118,34 @@ def wire(ctx: PageContext, tabs: dict) -> None:
     def encode_handler(what: str):
         @friendly
         def handler(name, label, proj, payload):
-            loaded = reg.get(name)
+            loaded = tool.check_image_model(reg.get(name))
             source = tool.image_from_payload(payload, what, get_upload_folder(), t.sketch.blob_storage)
-            img, notes = prepare_image(source, what)
+            img, notes = loaded.modality.prepare(source, what)
             conditional = bool(loaded.num_classes)
             out = tool.encode_prepared(loaded, img, explore.label_for(loaded, label) if conditional else None)
             new_label = out["label"] if conditional else label
             view = explore.decoded_view(loaded, out["z"], new_label, proj)
-            steps = notes + ["cropped to the ink", f"scaled to {BOX} px", "centred by mass in 28×28"]
             inverted = out["source"] == explore.INVERSION_SOURCE
-            note = (f"Prepared like MNIST: {', '.join(steps)}. {tool.code_note(out, what)} Its code is now in the "
-                    "sliders, and the yellow dot on the map marks it.")
+            if loaded.modality.mnist_style:
+                steps = notes + ["cropped to the ink", f"scaled to {BOX} px", "centred by mass in 28×28"]
+                how = f"Prepared like MNIST: {', '.join(steps)}."
+            else:
+                h, w = loaded.modality.shape[:2]
+                kind = "colour" if loaded.modality.colour else "grayscale"
+                how = (f"Prepared as this model's training images were ({kind}, {w}×{h}): "
+                       f"{', '.join(notes) or 'already that size'}.")
+            note = (f"{how} {tool.code_note(out, what)} Its code is now in the sliders, and the yellow dot on the "
+                    "map marks it.")
             if out["ranking"]:
                 best = out["ranking"][0]
                 note += (f" Best class: **{html.escape(best['class_name'])}** (−ELBO {best['neg_elbo']:.1f} nats), "
                          "now picked above.")
             m = loaded.modality
             caption = f"G(z*), its best reconstruction ({out['bce']:.0f} nats)" if inverted else "Its reconstruction"
-            return [m.render(img), gr.update(value=m.render(out["reconstruction"]), caption=caption),
+            shown = ("Prepared like MNIST (28×28)" if m.mnist_style else
+                     f"Prepared as its training images ({m.shape[1]}×{m.shape[0]})")
+            return [gr.update(value=m.render(img), caption=shown),
+                    gr.update(value=m.render(out["reconstruction"]), caption=caption),
                     tool.ranking_rows(out["ranking"]), note, new_label if conditional else gr.skip(),
                     f"Loaded the {'inverted code z*' if inverted else 'latent mean'} of your {what}.",
                     *ctx.z_updates(loaded, view), *ctx.slider_updates(loaded, out["z"], values_only=True)]
