@@ -11,6 +11,9 @@ npz arrays (N test images, D latent dimensions):
     umap (N, 2)                           optional: maps made where umap-learn is installed have it
     pca3 (N, 3), pca3_components (3, D)  optional, the 3-D view: pca3 ~= (mu - pca_mean) @ pca3_components.T
     umap3 (N, 3)                          optional, the 3-D UMAP (`python -m training add-3d` adds both)
+    split (N,) uint8                      optional: 0 a test image, 1 a training image (absent: all test images)
+    image_files (K,) str, images_sha ()   instead of `images`, for a map of more than 12,000 images: the images
+                                          are in the K files named (latent_map_images-SHA-NN.npz, each under 10 MB)
 
 A text model's map (training.text_evaluate.build_text_map) holds sentences instead of images:
     texts (N,) str, headwords (N,) str, categories (N,) str (the fine WordNet lexname), labels (N,) the category
@@ -49,6 +52,15 @@ UMAP_NOTE = ("The stored UMAP layout cannot place a new point, so on this view t
 PCA_NOTE = "The yellow dot is the current slider vector, projected onto the same PCA plane as the test images."
 
 
+SPLIT_NAMES = ("test", "train")   # the map's split codes (training.evaluate.SPLIT_NAMES)
+SPLIT_CHOICES = ("both", "test", "train")    # what the map's split switch shows
+ONE_SPLIT = ("This model's map holds its test images only: add the training images with "
+             "`python -m training add-train {folder}` (no retraining).")
+
+# Images shared by several maps (the models of one dataset), kept once in memory: images_sha -> (N, ...) uint8.
+_SHARED_IMAGES: dict[str, np.ndarray] = {}
+
+
 class MapLoadError(ValueError):
     """A latent_map.npz that is missing or malformed; the message names the file and the fix."""
 
@@ -68,10 +80,30 @@ class LatentMap:
     categories: np.ndarray | None = None  # (N,) str: the fine category (a WordNet lexname, "noun.animal")
     coords3: dict = field(default_factory=dict)  # projection key -> (N, 3) float32: the 3-D views it stores
     pca3_components: np.ndarray | None = None    # (3, D): the 3-D PCA's basis (on pca_mean)
+    split: np.ndarray | None = None              # (N,) uint8, 0 test / 1 train (None: every point is a test one)
+    split_pos: np.ndarray | None = None          # (N,) int64: each point's index within its split
 
     @property
     def n(self) -> int:
         return int(self.labels.shape[0])
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The splits the map holds, ("test",) or ("test", "train")."""
+        if self.split is None:
+            return ("test",)
+        return tuple(SPLIT_NAMES[c] for c in range(len(SPLIT_NAMES)) if (self.split == c).any())
+
+    def split_of(self, i: int) -> str:
+        return "test" if self.split is None else SPLIT_NAMES[int(self.split[i])]
+
+    def index_in_split(self, i: int) -> int:
+        """Point i's index within its own split (the dataset's numbering): the map stores test images first."""
+        return int(i) if self.split_pos is None else int(self.split_pos[i])
+
+    def describe(self, i: int) -> str:
+        """"test image #12" / "training image #3,401": how the page names point i."""
+        return f"{'training' if self.split_of(i) == 'train' else 'test'} image #{self.index_in_split(i)}"
 
     @property
     def latent_dim(self) -> int:
@@ -94,17 +126,22 @@ def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | 
     optional = ("tsne", "umap") if text else OPTIONAL_PROJECTIONS
     try:
         with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in want if k not in f.files]
+            files = set(f.files)
+            if not text and "images" not in files and "image_files" in files:
+                want = [k for k in want if k != "images"] + ["image_files", "images_sha"]
+            missing = [k for k in want if k not in files]
             if missing:
                 raise MapLoadError(f"{path} lacks the arrays {missing}; {regen}.")
-            a = {k: f[k] for k in want + [k for k in (*optional, "pca3", "pca3_components", "umap3")
-                                              if k in f.files]}
+            a = {k: f[k] for k in want + [k for k in (*optional, "pca3", "pca3_components", "umap3", "split")
+                                              if k in files]}
             if text:
                 a["images"] = a["texts"]
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
         if isinstance(e, MapLoadError):
             raise
         raise MapLoadError(f"{path} is not a readable .npz file ({e}); {regen}.") from e
+    if "image_files" in a:
+        a["images"] = _read_image_files(path, a["image_files"], str(a["images_sha"]), regen)
 
     n = a["labels"].shape[0] if a["labels"].ndim == 1 else -1
     checks = [
@@ -119,6 +156,8 @@ def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | 
         *[(a[k].shape == (n, 3), k, f"({n}, 3)") for k in ("pca3", "umap3") if k in a],
         *([(a["pca3_components"].shape == (3, latent_dim), "pca3_components", f"(3, {latent_dim})")]
           if "pca3_components" in a else []),
+        *([(a["split"].shape == (n,) and np.isin(a["split"], (0, 1)).all(), "split", f"({n},) of 0 and 1")]
+          if "split" in a else []),
     ]
     for ok, key, shape in checks:
         if not ok:
@@ -148,7 +187,37 @@ def load_latent_map(path: str | Path, latent_dim: int, class_names: list[str] | 
                      # the 3-D PCA needs its basis too, so that the current z goes on it exactly
                      coords3={k: a[f"{k}3"].astype(np.float32) for k in PROJECTIONS_3D if f"{k}3" in a
                               and (k != "pca" or "pca3_components" in a)},
-                     pca3_components=a["pca3_components"].astype(np.float32) if "pca3_components" in a else None)
+                     pca3_components=a["pca3_components"].astype(np.float32) if "pca3_components" in a else None,
+                     split=a["split"].astype(np.uint8) if "split" in a else None,
+                     split_pos=_split_positions(a["split"]) if "split" in a else None)
+
+
+def _split_positions(split: np.ndarray) -> np.ndarray:
+    pos = np.zeros(split.shape, np.int64)
+    for c in np.unique(split):
+        m = split == c
+        pos[m] = np.arange(int(m.sum()))
+    return pos
+
+
+def _read_image_files(path: Path, names, sha: str, regen: str) -> np.ndarray:
+    """A large map's images from the files it names (kept once in memory for maps that share them)."""
+    if sha in _SHARED_IMAGES:
+        return _SHARED_IMAGES[sha]
+    parts = []
+    for name in (str(x) for x in np.atleast_1d(names)):
+        file = path.parent / name
+        if Path(name).name != name or not file.is_file():
+            raise MapLoadError(f"{file} is missing: the map keeps its images in {len(np.atleast_1d(names))} files "
+                               f"beside it; copy the whole model folder, or {regen}.")
+        try:
+            with np.load(file, allow_pickle=False) as f:
+                parts.append(f["images"])
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+            raise MapLoadError(f"{file} is not a readable image file of this map ({e}); {regen}.") from e
+    images = np.concatenate(parts) if len({p.shape[1:] for p in parts}) == 1 else np.zeros((0,))
+    _SHARED_IMAGES[sha] = images
+    return images
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -162,8 +231,8 @@ def check_index(lmap: LatentMap, index) -> int:
         raise InputError(f"the point index must be a whole number from 0 to {lmap.n - 1}, "
                          f"got {shown(index)}.") from None
     if isinstance(index, bool) or not np.isfinite(f) or f != int(f) or not 0 <= f < lmap.n:
-        raise InputError(f"point index {shown(index)} is out of range: this map has {lmap.n} test images, "
-                         f"numbered 0 to {lmap.n - 1}.")
+        raise InputError(f"point index {shown(index)} is out of range: this map has {lmap.n} "
+                         f"{'images' if lmap.split is not None else 'test images'}, numbered 0 to {lmap.n - 1}.")
     return int(f)
 
 
@@ -286,21 +355,7 @@ def build_figure(lmap: LatentMap, projection: str, marker: dict | None = None, *
     projection = check_projection(projection)
     xy = check_stored(lmap, projection)
     xy = np.round(xy.astype(np.float64), 3)  # 3 decimals is far finer than a pixel; halves the JSON
-    data = []
-    for c, idx in lmap.by_class.items():
-        if idx.size == 0:
-            continue
-        name = lmap.class_names[c]
-        trace = {
-            "type": "scattergl", "mode": "markers", "name": name,
-            "x": xy[idx, 0].tolist(), "y": xy[idx, 1].tolist(), "customdata": idx.tolist(),
-            "marker": {"size": 4, "opacity": 0.65, "color": CLASS_COLORS[c % len(CLASS_COLORS)]},
-            "hovertemplate": f"<b>{_escape(name)}</b><br>test image #%{{customdata}}<extra></extra>",
-        }
-        if lmap.texts is not None:  # a text map: hover shows the headword and its definition
-            trace["text"] = [hover_text(lmap, i) for i in idx]
-            trace["hovertemplate"] = f"%{{text}}<br><i>{_escape(name)}</i> · #%{{customdata}}<extra></extra>"
-        data.append(trace)
+    data = _class_traces(lmap, "scattergl", xy, {"size": 4, "opacity": 0.65})
     # The current-z marker is a layout shape of fixed pixel size anchored at (x, y): moving it is a cheap relayout,
     # whereas restyling a trace would redraw all 10,000 WebGL points. A legend-only trace explains it.
     m = marker or {}
@@ -327,7 +382,8 @@ def build_figure(lmap: LatentMap, projection: str, marker: dict | None = None, *
         "shapes": [shape],
     }
     return {"data": data, "layout": {k: v for k, v in layout.items() if v is not None},
-            "projection": projection, "n": lmap.n, "thumbnails": lmap.texts is None}  # a text map has no images
+            "projection": projection, "n": lmap.n, "thumbnails": lmap.texts is None,  # a text map has no images
+            "splits": list(lmap.splits)}
 
 
 def build_figure_3d(lmap: LatentMap, projection: str, marker: dict | None = None) -> dict:
@@ -341,19 +397,7 @@ def build_figure_3d(lmap: LatentMap, projection: str, marker: dict | None = None
                          "`python -m training add-3d MODEL_FOLDER`, or pick " +
                          (" or ".join(PROJECTIONS[k] for k in lmap.coords3) if lmap.coords3 else "the 2-D view") + ".")
     xyz = np.round(xyz.astype(np.float64), 3)
-    data = []
-    for c, idx in lmap.by_class.items():
-        if idx.size == 0:
-            continue
-        name = lmap.class_names[c]
-        trace = {"type": "scatter3d", "mode": "markers", "name": name, "x": xyz[idx, 0].tolist(),
-                 "y": xyz[idx, 1].tolist(), "z": xyz[idx, 2].tolist(), "customdata": idx.tolist(),
-                 "marker": {"size": 2, "opacity": 0.7, "color": CLASS_COLORS[c % len(CLASS_COLORS)]},
-                 "hovertemplate": f"<b>{_escape(name)}</b><br>test image #%{{customdata}}<extra></extra>"}
-        if lmap.texts is not None:
-            trace["text"] = [hover_text(lmap, i) for i in idx]
-            trace["hovertemplate"] = f"%{{text}}<br><i>{_escape(name)}</i> · #%{{customdata}}<extra></extra>"
-        data.append(trace)
+    data = _class_traces(lmap, "scatter3d", xyz, {"size": 2, "opacity": 0.7})
     m = marker or {}
     data.append({"type": "scatter3d", "mode": "markers", "name": "current z", "x": [m.get("x")], "y": [m.get("y")],
                  "z": [m.get("z")], "hoverinfo": "skip",
@@ -367,7 +411,46 @@ def build_figure_3d(lmap: LatentMap, projection: str, marker: dict | None = None
                          "title": {"text": "category" if lmap.texts is not None else "class"}},
               "margin": {"l": 0, "r": 0, "t": 10, "b": 0}, "hovermode": "closest",
               "paper_bgcolor": "rgba(0,0,0,0)", "uirevision": f"3d-{projection}"}
-    return {"data": data, "layout": layout, "projection": projection, "n": lmap.n, "dims": 3, "thumbnails": False}
+    return {"data": data, "layout": layout, "projection": projection, "n": lmap.n, "dims": 3, "thumbnails": False,
+            "splits": list(lmap.splits)}
+
+
+def _class_traces(lmap: LatentMap, kind: str, coords: np.ndarray, marker: dict) -> list[dict]:
+    """The points as traces of `kind` (scattergl, scatter3d), each point's map index in customdata.
+
+    A map of one split: one trace per class, so the legend lists class names and a click on the legend hides a
+    class. A map of test and training images: one trace per class and split ("xp_split": the page's split switch
+    shows or hides them, static/latent_map.js) and, per class, a legend-only trace of its legend group, so the legend
+    still colours and hides by class whichever splits are shown. Training points come first: test points draw on top.
+    """
+    cols = "xyz"[:coords.shape[1]]
+    split = lmap.split if lmap.split is not None and len(lmap.splits) > 1 else None
+    data, legend = [], []
+    for s in ((1, 0) if split is not None else (None,)):
+        for c, idx in lmap.by_class.items():
+            if s is not None:
+                idx = idx[split[idx] == s]
+            if idx.size == 0:
+                continue
+            name = lmap.class_names[c]
+            color = CLASS_COLORS[c % len(CLASS_COLORS)]
+            what = "training image" if s == 1 else "test image"
+            trace = {"type": kind, "mode": "markers", "name": name,
+                     **{k: coords[idx, j].tolist() for j, k in enumerate(cols)}, "customdata": idx.tolist(),
+                     "marker": {**marker, "color": color},
+                     "hovertemplate": f"<b>{_escape(name)}</b><br>{what} · point #%{{customdata}}<extra></extra>"
+                     if s is not None else f"<b>{_escape(name)}</b><br>test image #%{{customdata}}<extra></extra>"}
+            if lmap.texts is not None:  # a text map: hover shows the headword and its definition
+                trace["text"] = [hover_text(lmap, i) for i in idx]
+                trace["hovertemplate"] = f"%{{text}}<br><i>{_escape(name)}</i> · #%{{customdata}}<extra></extra>"
+            if s is not None:
+                trace.update(legendgroup=f"class-{c}", showlegend=False, xp_split=SPLIT_NAMES[s])
+                if c not in {t["xp_class"] for t in legend}:
+                    legend.append({"type": kind, "mode": "markers", "name": name, "legendgroup": f"class-{c}",
+                                   "legendrank": c, "xp_class": c, "xp_legend": True, "hoverinfo": "skip",
+                                   **{k: [None] for k in cols}, "marker": {**marker, "color": color}})
+            data.append(trace)
+    return data + sorted(legend, key=lambda t: t["xp_class"])
 
 
 HOVER_CHARS = 90  # a definition longer than this is cut in the hover box (the click shows it whole)

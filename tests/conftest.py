@@ -98,7 +98,7 @@ def served(registry):
 
 @pytest.fixture(scope="session")
 def map_app(tmp_path_factory):
-    """The app on four small models (server.assets: their folder), for the map's browser tests."""
+    """The app on five small models (server.assets: their folder), for the map's browser tests."""
     from explorer.testing import make_model_folder
     from explorer.testing.browser import serving
     from training.evaluate import load_latent_map, map_3d, save_latent_map
@@ -111,6 +111,7 @@ def map_app(tmp_path_factory):
     make_model_folder(root / "b-vae-2d", kind="vae", latent_dim=4, n_points=100)      # a map without 3-D arrays
     make_model_folder(root / "fake-cvae", kind="cvae", latent_dim=3, n_points=200)    # the lasso and box
     make_model_folder(root / "fake-vae", kind="vae", latent_dim=3, n_points=2600)     # thumbnails on zoom
+    make_model_folder(root / "e-vae-splits", kind="vae", latent_dim=3, n_points=300, train_points=900)  # both splits
     with serving(root) as server:
         yield server
 

@@ -171,26 +171,20 @@ def _train(args) -> None:
     if not args.no_eval and int(os.environ.get("RANK", "0")) == 0:   # under torchrun, rank 0 alone finishes
         command = "python -m training " + " ".join(sys.argv[1:])
         finish_folder(model, args.out, data, k=args.k, tsne=not args.no_tsne, umap=not args.no_umap,
-                      command=command, wall_start=t0)
+                      command=command, wall_start=t0, map_split=getattr(args, "map_split", None))
 
 
 def _evaluate(args) -> None:
     from . import checkpoint as ckpt
     from .recipes import finish_folder
-    from .data import load_dataset
     from .evaluate import MAP_NAME, evaluate, load_latent_map
     from .figures import METRICS_NAME
     from .map_quality import map_quality
 
-    model = ckpt.load_model(args.folder)
-    config = ckpt.read_config(args.folder)
-    t = config.get("train", {})
-    data = load_dataset(args.dataset or t.get("dataset", "mnist"), args.data_dir or t.get("data_dir"),
-                        resize=t.get("resize", False), train_limit=t.get("train_limit"), seed=t.get("seed", 0),
-                        image_shape=getattr(model.config, "image_shape", (1, 28, 28)))
+    model, data = _folder_model_and_data(args.folder, args.dataset, args.data_dir)
     if args.map:
         metrics = finish_folder(model, args.folder, data, k=args.k, tsne=not args.no_tsne, umap=not args.no_umap,
-                                log=lambda *a: print(*a, file=sys.stderr))
+                                map_split=args.map_split, log=lambda *a: print(*a, file=sys.stderr))
     else:
         metrics = evaluate(model, data.test, data.train, k=args.k, dataset_name=data.name,
                            class_names=data.class_names, log=lambda *a: print(*a, file=sys.stderr))
@@ -198,6 +192,41 @@ def _evaluate(args) -> None:
             metrics.update(map_quality(load_latent_map(args.folder)))
         ckpt.write_json(f"{args.folder}/{METRICS_NAME}", metrics)
     print(json.dumps(metrics, indent=2))
+
+
+def _folder_model_and_data(folder, dataset=None, data_dir=None):
+    """An image model folder's model and the dataset it was trained on (config.json's, or the one given)."""
+    from . import checkpoint as ckpt
+    from .data import load_dataset
+
+    model = ckpt.load_model(folder)
+    if getattr(model.config, "modality", "image") == "text":
+        raise ConfigError(f"{folder} is a text model: its map holds the test sentences; this command maps images.")
+    t = ckpt.read_config(folder).get("train", {})
+    data = load_dataset(dataset or t.get("dataset", "mnist"), data_dir or t.get("data_dir"),
+                        resize=t.get("resize", False), train_limit=t.get("train_limit"), seed=t.get("seed", 0),
+                        image_shape=getattr(model.config, "image_shape", (1, 28, 28)))
+    return model, data
+
+
+def _add_train(args) -> None:
+    from . import checkpoint as ckpt
+    from .figures import METRICS_NAME
+    from .map_quality import map_quality
+    from .recipes import build_map
+
+    for folder in args.folders:
+        t0 = time.time()
+        model, data = _folder_model_and_data(folder, args.dataset, args.data_dir)
+        arrays = build_map(model, folder, data, map_split="both", tsne=not args.no_tsne, umap=not args.no_umap,
+                           log=lambda *a: print(*a, file=sys.stderr, flush=True))
+        metrics_path = Path(folder) / METRICS_NAME
+        metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+        metrics.update(map_quality(arrays))
+        ckpt.write_json(metrics_path, metrics)
+        n_train = int((arrays.get("split", []) == 1).sum()) if "split" in arrays else 0
+        print(f"{folder}: map of {len(arrays['mu'])} images ({len(arrays['mu']) - n_train} test, {n_train} "
+              f"training) in {time.time() - t0:.0f}s", flush=True)
 
 
 def _map_quality(args) -> None:
@@ -363,6 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--no-umap", action="store_true",
                    help="skip the UMAP projection (made only when umap-learn is installed)")
     t.add_argument("-k", type=int, default=64, help="importance samples for the IWAE bound")
+    t.add_argument("--map-split", choices=("test", "both"),
+                   help="the latent map's images: the test set, or the training set too (default: both for an "
+                        "autoencoder, test for a GAN, whose codes come from inversion)")
     t.set_defaults(func=_train)
 
     e = sub.add_parser("evaluate", help="print test figures as JSON and write metrics.json")
@@ -373,7 +405,19 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--map", action="store_true", help="also rebuild latent_map.npz and the model card")
     e.add_argument("--no-tsne", action="store_true", help="--map: skip the t-SNE projection")
     e.add_argument("--no-umap", action="store_true", help="--map: skip the UMAP projection")
+    e.add_argument("--map-split", choices=("test", "both"),
+                   help="--map: map the test images, or the training images too (default: both for an autoencoder, "
+                        "test for a GAN, whose codes come from inversion)")
     e.set_defaults(func=_evaluate)
+
+    at = sub.add_parser("add-train", help="rebuild latent maps with the training images beside the test images "
+                                          "(no retraining; every projection is refitted on all of them)")
+    at.add_argument("folders", nargs="+", help="image model folders")
+    at.add_argument("--dataset", choices=DATASETS)
+    at.add_argument("--data-dir")
+    at.add_argument("--no-tsne", action="store_true")
+    at.add_argument("--no-umap", action="store_true")
+    at.set_defaults(func=_add_train)
 
     q = sub.add_parser("map-quality", help="add each 2-D view's trustworthiness (k = 10) and 5-NN accuracy to "
                                             "metrics.json, from the folder's latent_map.npz")

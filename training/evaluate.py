@@ -316,53 +316,130 @@ def add_umap(folder: str | Path, seed: int = 0, force: bool = False) -> bool:
     return True
 
 
-def build_latent_map(model: LatentModel, test: Split, *, seed: int = 0, tsne: bool = True,
-                     umap: bool = True, inversion=None) -> dict[str, np.ndarray]:
+MAP_SPLITS = ("test", "both")     # --map-split: the test images alone, or the training images beside them
+SPLIT_NAMES = ("test", "train")   # latent_map.npz's "split" codes: 0 a test image, 1 a training image
+IMAGE_FILES = "latent_map_images-{sha}-{i:02d}.npz"   # a large map's images, beside latent_map.npz
+INLINE_IMAGES = 12_000    # up to this many images stay inside latent_map.npz (a test split's 10,000 do)
+CHUNK_ROWS = 15_000       # images per file beyond that, halved until a compressed file is under MAX_FILE_BYTES
+MAX_FILE_BYTES = 9_500_000   # every shipped file stays under the 10 MB a Space takes without LFS
+
+
+def build_latent_map(model: LatentModel, test: Split, *, train: Split | None = None, seed: int = 0,
+                     tsne: bool = True, umap: bool = True, inversion=None, log=None) -> dict[str, np.ndarray]:
     """Codes, labels, images and 2-D PCA / t-SNE (and UMAP, when umap-learn is installed) coordinates of every
-    test image, for the app.
+    test image (and, given `train`, every training image after them), for the app; the 3-D PCA and UMAP too.
 
     The codes ("mu") are an autoencoder's posterior means; a model without an encoder (a GAN) stores the codes GAN
     inversion found (`inversion`, a training.inversion.Inversion of the test images, or inverted here), with each
     one's reconstruction error in "inversion_bce" (N,) nats, so the explorer's map, neighbours, arithmetic and
-    interpolation work on them unchanged."""
+    interpolation work on them unchanged. With `train`, "split" (N,) uint8 says which rows are test images (0) and
+    which training images (1); every projection is fitted on all of them. `log(name, seconds)` hears each step's
+    time."""
     from sklearn.decomposition import PCA
 
+    log = log or (lambda name, seconds: None)
+    splits = [test] + ([train] if train is not None and len(train) else [])
     extra = {}
+    t0 = time.time()
     if model.has_encoder:
-        mu = encode_split(model, test).numpy().astype(np.float32)               # (N, D)
+        mu = np.concatenate([encode_split(model, s).numpy() for s in splits]).astype(np.float32)   # (N, D)
     else:
-        if inversion is None:
-            from .inversion import invert_split
-            inversion = invert_split(model, test, seed=seed)
-        mu = inversion.z.numpy().astype(np.float32)
-        extra["inversion_bce"] = inversion.bce.numpy().astype(np.float32)       # (N,)
+        from .inversion import invert_split
+        found = [inversion if i == 0 and inversion is not None else invert_split(model, s, seed=seed)
+                 for i, s in enumerate(splits)]
+        mu = np.concatenate([f.z.numpy() for f in found]).astype(np.float32)
+        extra["inversion_bce"] = np.concatenate([f.bce.numpy() for f in found]).astype(np.float32)   # (N,)
+    log("codes", time.time() - t0)
+    t0 = time.time()
     pca = PCA(n_components=2, random_state=seed).fit(mu)
     out = {
         "mu": mu,
-        "labels": test.labels.numpy().astype(np.int64),
-        "images": numpy_images(test.images),                     # (N, H, W), or (N, H, W, 3) for colour
+        "labels": np.concatenate([s.labels.numpy() for s in splits]).astype(np.int64),
+        # (N, H, W), or (N, H, W, 3) for colour
+        "images": np.concatenate([numpy_images(s.images) for s in splits]),
         "pca": pca.transform(mu).astype(np.float32),
         "pca_mean": pca.mean_.astype(np.float32),
         "pca_components": pca.components_.astype(np.float32),                   # (2, D)
         **extra,
     }
+    if len(splits) > 1:
+        out["split"] = np.repeat(np.arange(len(splits), dtype=np.uint8), [len(s) for s in splits])
+    log("pca", time.time() - t0)
     if tsne:
+        t0 = time.time()
         out["tsne"] = tsne_2d(mu, seed)
+        log("tsne", time.time() - t0)
     if umap and umap_available():
+        t0 = time.time()
         out["umap"] = umap_2d(mu, seed)
+        log("umap", time.time() - t0)
+    t0 = time.time()
     out.update(map_3d(mu, seed, umap=umap))          # the 3-D views: pca3 (+ its basis) and umap3
+    log("3d", time.time() - t0)
     return out
 
 
 def save_latent_map(folder: str | Path, arrays: dict[str, np.ndarray]) -> Path:
-    path = Path(folder) / MAP_NAME
+    """Write FOLDER/latent_map.npz atomically. Up to INLINE_IMAGES images go inside it; more (a map of the training
+    images too) go into latent_map_images-SHA-NN.npz files beside it, each under MAX_FILE_BYTES, and the map names
+    them ("image_files") with the images' sha256 ("images_sha", which the explorer also uses to keep one copy of
+    images that several models' maps share). The image files are written before the map that names them, and
+    those of an earlier map are removed after it: an interrupted save leaves the old map whole."""
+    import hashlib
+
+    folder = Path(folder)
+    path = folder / MAP_NAME
+    arrays = dict(arrays)
+    images = arrays.get("images")
+    if images is not None and images.shape[0] > INLINE_IMAGES:
+        images = np.ascontiguousarray(images)
+        sha = hashlib.sha256(images.tobytes()).hexdigest()
+        names = _write_image_files(folder, images, sha)
+        del arrays["images"]
+        arrays["image_files"] = np.array(names)
+        arrays["images_sha"] = np.array(sha)
+    keep = {str(n) for n in arrays.get("image_files", [])}
 
     def write(tmp):
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
 
     ckpt._atomic_write(path, write)
+    for old in folder.glob("latent_map_images-*.npz"):     # an earlier map's image files
+        if old.name not in keep:
+            old.unlink()
     return path
+
+
+def _write_image_files(folder: Path, images: np.ndarray, sha: str) -> list[str]:
+    """Split (N, ...) uint8 images into compressed files of CHUNK_ROWS rows (fewer where a file would pass
+    MAX_FILE_BYTES); returns their names in order."""
+    import io
+
+    names, start, rows = [], 0, CHUNK_ROWS
+    while start < len(images):
+        buf = io.BytesIO()
+        np.savez_compressed(buf, images=images[start:start + rows])
+        if buf.tell() > MAX_FILE_BYTES and rows > 1:
+            rows = max(1, rows // 2)
+            continue
+        name = IMAGE_FILES.format(sha=sha[:12], i=len(names))
+        data = buf.getvalue()
+        ckpt._atomic_write(folder / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
+        names.append(name)
+        start += rows
+    return names
+
+
+def load_map_images(folder: str | Path, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """The map's images: inside latent_map.npz, or read from the files it names."""
+    if "images" in arrays:
+        return arrays["images"]
+    parts = []
+    for name in arrays["image_files"]:
+        with np.load(Path(folder) / str(name), allow_pickle=False) as f:
+            parts.append(f["images"])
+    return np.concatenate(parts)
 
 
 def load_latent_map(folder: str | Path) -> dict[str, np.ndarray]:

@@ -15,6 +15,10 @@
 // (a canvas over the plot, clicks pass through to the points): server.get_thumbs sends the missing ones as one
 // sprite, kept for the model; panning and zooming redraw them from that cache, and only the end of a gesture asks
 // for more. plot.dataset.thumbs holds how many are drawn, plot.dataset.thumbMs how long the last redraw took.
+// A map of test and training images has one trace per class and split (trace.xp_split) and a legend-only trace per
+// class (trace.xp_legend): the split switch (#map-split, "both" / "test" / "train") hides the other split's
+// traces in the page, before drawing and on its own change event; a class hidden in the legend stays hidden.
+// plot.dataset.split holds what is shown.
 // A lasso or box selection sends trigger("submit", {indices}) with the selected points' indices; clearing it (a
 // double click) sends {indices: []} (explorer/ui/selection_panel.py).
 (function () {
@@ -86,6 +90,36 @@
     }, 250);
   }
 
+  let splitShown = null;    // the switch's last change seen here (its inputs can be two checked at once, see below)
+  function wantedSplit() {
+    if (splitShown) return splitShown;
+    const r = document.querySelector("#map-split input:checked");
+    return r ? r.value : "both";
+  }
+
+  // The visibility each split trace should have: hidden where its split is not shown, else as its class's legend.
+  function splitVisibility(data, want) {
+    const legend = {};
+    for (const tr of data) if (tr.xp_legend) legend[tr.legendgroup] = tr.visible === undefined ? true : tr.visible;
+    const out = [];
+    data.forEach((tr, i) => {
+      if (!tr.xp_split) return;
+      const v = want === "both" || want === tr.xp_split ? (legend[tr.legendgroup] === "legendonly" ? "legendonly" : true) : false;
+      out.push([i, v]);
+    });
+    return out;
+  }
+
+  // Gradio's radio inputs share no name: at the change event the one clicked is checked and the last one still too
+  function applySplit(value) {
+    const want = value || wantedSplit();
+    splitShown = want;
+    plot.dataset.split = want;
+    if (!plot.data || drawnKey === null) return;
+    const change = splitVisibility(plot.data, want).filter(([i, v]) => (plot.data[i].visible ?? true) !== v);
+    if (change.length) Plotly.restyle(plot, { visible: change.map((c) => c[1]) }, change.map((c) => c[0]));
+  }
+
   function draw() {
     const v = props.value;
     if (!v || !v.model) return;
@@ -101,6 +135,9 @@
     wantedKey = null;
     if (!fig || fig.error) { showError(fig ? fig.error : "no answer from the server"); return; }
     withMarker(fig, projection, dims);
+    const want = wantedSplit();
+    for (const [i, vis] of splitVisibility(fig.data, want)) fig.data[i].visible = vis;
+    plot.dataset.split = want;
     if (plot.querySelector(".xp-map-error")) plot.innerHTML = "";
     await Plotly.react(plot, fig.data, fig.layout, config);
     drawnKey = key;
@@ -362,7 +399,9 @@
     if (!(t instanceof HTMLInputElement) || !t.checked || t.disabled || !v || !v.model || drawnKey === null) return;
     if (plot.dataset.model !== v.model) return;
     const dims = plot.dataset.dims || "2", projection = plot.dataset.projection || v.projection;
-    if (t.closest("#projection-picker")) {
+    if (t.closest("#map-split")) {
+      applySplit(t.value);
+    } else if (t.closest("#projection-picker")) {
       show(v.model, t.value, dims);
     } else if (t.closest("#map-dims") && (t.value === "2" || t.value === "3") && t.value !== dims) {
       // t-SNE has no 3-D view: the server picks PCA in its place, and so does the page

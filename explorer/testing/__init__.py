@@ -36,8 +36,11 @@ def serve(registry):
 
 
 def make_model_folder(folder: str | Path, kind: str = "vae", latent_dim: int = 4, n_points: int = 300,
-                      seed: int = 0, num_classes: int = 10, arch: str = "mlp", small: bool = True, image_shape: tuple = (1, 28, 28)) -> Path:
+                      seed: int = 0, num_classes: int = 10, arch: str = "mlp", small: bool = True,
+                      image_shape: tuple = (1, 28, 28), train_points: int = 0) -> Path:
     """Write a complete model folder and return its path (small=False: the default, full-size layers).
+    train_points > 0: the map holds that many training images after the n_points test images (its "split" array),
+    saved as training does (training.evaluate.save_latent_map: the images in files of their own past 12,000).
     kind "gan" / "cgan": a conv generator (arch is ignored), see make_gan_folder. image_shape (C, H, W): a colour
     (3, ...) or larger model; the map's images are then (N, H, W, 3) or (N, H, W)."""
     from training import save_model
@@ -58,13 +61,15 @@ def make_model_folder(folder: str | Path, kind: str = "vae", latent_dim: int = 4
             {"conv_channels": (4, 8, 8)[:2 if image_shape[1] <= 32 else 3], "conv_hidden": 16}) if small else {}))
     save_model(backend.model, folder, data={"dataset": "synthetic", "note": "explorer.testing fake"})
 
-    labels = rng.integers(0, num_classes, n_points).astype(np.int64)
+    total = n_points + train_points
+    labels = rng.integers(0, num_classes, total).astype(np.int64)
     # Blobby images whose brightness depends on the class, so classes differ a little.
     shape = backend.output_shape                     # (28, 28), or (H, W, 3) for colour
     brightness = ((labels + 1) / num_classes).reshape(-1, *([1] * len(shape)))
-    images = (rng.random((n_points, *shape)) * 255 * brightness).astype(np.uint8)
+    images = (rng.random((total, *shape)) * 255 * brightness).astype(np.uint8)
     mu = backend.encode_mean(images.astype(np.float32) / 255, labels if caps.conditional else None)
-    _save_map(folder, mu, labels, images, rng)
+    split = np.repeat(np.array([0, 1], np.uint8), [n_points, train_points]) if train_points else None
+    _save_map(folder, mu, labels, images, rng, split)
     ae = not caps.kl  # an AE has no KL term, hence no ELBO
     metrics = {"neg_elbo": None if ae else 543.2, "iwae_k64": None if ae else 540.1, "recon": 530.0,
                "kl": None if ae else 13.2, "active_units": latent_dim, "knn5_accuracy": 0.1,
@@ -112,9 +117,9 @@ def make_gan_folder(folder: str | Path, kind: str = "gan", latent_dim: int = 4, 
     return folder
 
 
-def _save_map(folder: Path, mu: np.ndarray, labels: np.ndarray, images: np.ndarray, rng) -> None:
+def _save_map(folder: Path, mu: np.ndarray, labels: np.ndarray, images: np.ndarray, rng, split=None) -> None:
     """latent_map.npz of codes mu (N, D), labels (N,) and images (N, 28, 28) uint8: a PCA plane fitted with numpy
-    and a stand-in "t-SNE" (class clusters)."""
+    and a stand-in "t-SNE" (class clusters); with `split` (N,) 0/1, written by training's own save_latent_map."""
     n_points, latent_dim = mu.shape
     mean = mu.mean(axis=0)
     _, _, vt = np.linalg.svd(mu - mean, full_matrices=False)
@@ -122,8 +127,13 @@ def _save_map(folder: Path, mu: np.ndarray, labels: np.ndarray, images: np.ndarr
     comps[: min(2, vt.shape[0])] = vt[:2]
     pca = ((mu - mean) @ comps.T).astype(np.float32)
     tsne = (rng.normal(size=(n_points, 2)) * 10 + labels[:, None] * 5).astype(np.float32)
-    np.savez_compressed(folder / "latent_map.npz", mu=mu, labels=labels, images=images, pca=pca, tsne=tsne,
-                        pca_mean=mean.astype(np.float32), pca_components=comps)
+    arrays = dict(mu=mu, labels=labels, images=images, pca=pca, tsne=tsne, pca_mean=mean.astype(np.float32),
+                  pca_components=comps)
+    if split is None:
+        np.savez_compressed(folder / "latent_map.npz", **arrays)
+    else:
+        from training.evaluate import save_latent_map
+        save_latent_map(folder, {**arrays, "split": split})
 
 
 # A synthetic two-category corpus for the text folders (as tests/test_text_models.py's): "a red cat that runs".

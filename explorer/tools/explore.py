@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backends import reason
-from ..latent_map import (NO_3D, build_figure, build_figure_3d, lookup_point, marker_position,
+from ..latent_map import (NO_3D, ONE_SPLIT, build_figure, build_figure_3d, lookup_point, marker_position,
                           projection_choices)
 from ..modalities.image import as_unit_float, png_data_uri
 from ..registry import LoadedModel, ModelInfo, ModelRegistry
@@ -314,8 +314,9 @@ def select_point(loaded: LoadedModel, index) -> dict:
     point, z, source = stored_code(loaded, index)
     label = point.label if loaded.num_classes else None
     recon = decode(loaded, z, label)
+    lmap = loaded.latent_map
     out = {"index": point.index, "label": point.label, "class_name": point.class_name,
-           "original": point.image, "reconstruction": recon, "z": z, "source": source,
+           "split": lmap.split_of(point.index), "what": lmap.describe(point.index), "original": point.image, "reconstruction": recon, "z": z, "source": source,
            "bce": None if is_text(loaded) else bce_nats(point.image, recon)}
     if is_text(loaded):  # a definition: its headword and fine category too
         lmap = loaded.latent_map
@@ -410,6 +411,18 @@ def figure_for(registry: ModelRegistry, model: str, projection: str, dims=2) -> 
 def views_3d(loaded: LoadedModel) -> list[tuple[str, str]]:
     """(label, key) of the projections the model's map stores in 3-D (PCA, UMAP), [] for a map made before them."""
     return [(label, key) for label, key in projection_choices(loaded.latent_map) if key in loaded.latent_map.coords3]
+
+
+def one_split_reason(loaded: LoadedModel) -> str:
+    """'' when the map holds training and test images; else the one line that says why the split switch is off."""
+    if len(loaded.latent_map.splits) > 1:
+        return ""
+    if is_text(loaded):
+        return "This text model's map holds its test sentences only."
+    if not loaded.capabilities.encode:
+        return ("This GAN's map holds its test images only: each code is found by inversion, about 40 ms an image, "
+                f"so `python -m training add-train {loaded.info.folder}` adds the training images in about 40 min.")
+    return ONE_SPLIT.format(folder=loaded.info.folder)
 
 
 def no_3d_reason(loaded: LoadedModel) -> str:

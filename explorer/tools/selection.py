@@ -17,7 +17,6 @@ from ..validation import InputError, shown
 from .export import export_path, safe_filename
 
 MAX_GRID = 100          # items drawn in the selection's grid (10 x 10); the counts and the CSV cover all of it
-SPLIT = "test"          # the split the map's points come from (the map holds the test split)
 
 
 def check_indices(loaded: LoadedModel, indices) -> np.ndarray:
@@ -49,12 +48,16 @@ def check_indices(loaded: LoadedModel, indices) -> np.ndarray:
 
 def summarize(loaded: LoadedModel, indices) -> dict:
     """{count, class_counts [{label, class_name, count}] (most first), mean_z (the mean of the selected codes, a
-    latent_dim list), indices (sorted, distinct), split}."""
+    latent_dim list), indices (sorted, distinct), split ("test", "train" or "both": where the points come from),
+    split_counts {"test": n, "train": m}}."""
     lmap = loaded.latent_map
     idx = check_indices(loaded, indices)
     counts = np.bincount(lmap.labels[idx], minlength=len(lmap.class_names))
     order = sorted(np.flatnonzero(counts), key=lambda c: (-counts[c], c))
-    return {"count": int(idx.size), "split": SPLIT,
+    n_train = 0 if lmap.split is None else int(np.count_nonzero(lmap.split[idx] == 1))
+    split_counts = {"test": int(idx.size) - n_train, "train": n_train}
+    return {"count": int(idx.size), "split": "both" if 0 < n_train < idx.size else "train" if n_train else "test",
+            "split_counts": split_counts,
             "class_counts": [{"label": int(c), "class_name": lmap.class_names[c], "count": int(counts[c])}
                              for c in order],
             "mean_z": [round(float(v), 5) for v in lmap.mu[idx].astype(np.float64).mean(axis=0)],
@@ -64,7 +67,10 @@ def summarize(loaded: LoadedModel, indices) -> dict:
 def counts_line(summary: dict) -> str:
     """The summary in one line: "312 points: 3 ×140, 5 ×98, 8 ×74"."""
     parts = ", ".join(f"{c['class_name']} ×{c['count']}" for c in summary["class_counts"])
-    return f"{summary['count']:,} point{'s' if summary['count'] != 1 else ''} selected: {parts}."
+    sc = summary.get("split_counts") or {}
+    where = (f" ({sc['train']:,} training, {sc['test']:,} test)" if summary.get("split") == "both" else
+             " (training images)" if summary.get("split") == "train" else "")
+    return f"{summary['count']:,} point{'s' if summary['count'] != 1 else ''} selected{where}: {parts}."
 
 
 def grid_items(loaded: LoadedModel, summary: dict) -> np.ndarray:
@@ -73,21 +79,23 @@ def grid_items(loaded: LoadedModel, summary: dict) -> np.ndarray:
 
 
 def selection_csv(loaded: LoadedModel, summary: dict):
-    """A CSV file of the selection (index, split, label, class_name, x and y of every stored projection; a text
-    map's headword and definition too) and its path."""
+    """A CSV file of the selection and its path: index (the map's point index, as /select takes it), split, its
+    index within that split (the dataset's numbering), label, class_name, x and y of every stored projection; a
+    text map's headword and definition too."""
     lmap = loaded.latent_map
     keys = [k for k in PROJECTIONS if k in lmap.coords]
-    header = ["index", "split", "label", "class_name"] + [f"{k}_{a}" for k in keys for a in ("x", "y")]
+    header = ["index", "split", "split_index", "label", "class_name"] + [f"{k}_{a}" for k in keys
+                                                                          for a in ("x", "y")]
     text = lmap.texts is not None
     if text:
-        header[4:4] = ["headword", "text"]
+        header[5:5] = ["headword", "text"]
     path = export_path(f"{safe_filename(loaded.info.name)}-selection-{summary['count']}.csv")
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
         for i in summary["indices"]:
             lab = int(lmap.labels[i])
-            row = [i, SPLIT, lab, lmap.class_names[lab]]
+            row = [i, lmap.split_of(i), lmap.index_in_split(i), lab, lmap.class_names[lab]]
             if text:
                 row += [str(lmap.headwords[i]), str(lmap.texts[i])]
             row += [float(f"{v:.5g}") for k in keys for v in lmap.coords[k][i]]

@@ -24,6 +24,8 @@ from .style import PLOTLY_HEAD, static_js
 PROJECTION_INFO = "All precomputed from the test images' latent means."
 PROJECTION_INFO_INVERTED = "All precomputed from the test images' inverted codes."
 DIMS_INFO = "3-D: PCA or UMAP, rotatable (drag); t-SNE is 2-D only."
+SPLIT_CHOICES = [("Both", "both"), ("Test", "test"), ("Training", "train")]
+SPLIT_INFO = "Which images the map shows; every projection was fitted on both."
 VAE_CAPTION = "A VAE's reconstruction (same dataset)"
 VAE_ALT = "a VAE's reconstruction"  # sent with each update: a component built hidden gets its template's values then
 PROJECTION_CHOICES = [("PCA", "pca"), ("t-SNE", "tsne"), ("UMAP", "umap")]  # each model offers those its map has
@@ -143,6 +145,10 @@ def layout(registry) -> tuple[PageContext, dict]:
                                       elem_id="projection-picker", info=PROJECTION_INFO, scale=3)
                 dims = gr.Radio([("2-D", "2"), ("3-D", "3")], value="2", label="View", elem_id="map-dims",
                                 info=DIMS_INFO, scale=1, min_width=150)
+                # shown and hidden in the page (static/latent_map.js); the server only greys it out for a map of
+                # the test images alone
+                split = gr.Radio(SPLIT_CHOICES, value="both", label="Images", elem_id="map-split", info=SPLIT_INFO,
+                                 scale=1, min_width=190)
             # The value is only {"model", "projection"}: the browser fetches the 10,000-point figure through
             # get_figure (a server function) so that later small updates (the marker) stay cheap.
             latent_map = gr.HTML(None, html_template='<div class="xp-map-plot"></div>',
@@ -168,7 +174,8 @@ def layout(registry) -> tuple[PageContext, dict]:
                       seed=seed, sliders=sliders, latent_map=latent_map, random_btn=random_btn, reset_btn=reset_btn,
                       decoded=decoded, class_row=class_row, status=status, map_note=map_note)
     return ctx, dict(model_info=model_info, sel_orig=sel_orig, sel_recon=sel_recon, sel_vae=sel_vae, sel_note=sel_note,
-                     decode_mode=decode_mode, download=download, selection=selection, dims=dims)
+                     decode_mode=decode_mode, download=download, selection=selection, dims=dims,
+                     split=split)
 
 
 def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
@@ -177,7 +184,7 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
     model_info, sel_orig, sel_recon = own["model_info"], own["sel_orig"], own["sel_recon"]
     sel_vae, sel_note = own["sel_vae"], own["sel_note"]
     decode_mode, download = own["decode_mode"], own["download"]
-    dims, selection = own["dims"], own["selection"]
+    dims, selection, split = own["dims"], own["selection"], own["split"]
 
     @friendly
     def on_model(name, proj):
@@ -205,6 +212,9 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
                 # with the reason; a selection of the last model's points is gone
                 ctx.latent_map: gr.update(value={"model": name, "projection": proj}, marker=view["marker"], dims="2"),
                 dims: gr.update(value="2", interactive=not no_3d, info=no_3d or DIMS_INFO),
+                # the split switch keeps its choice from model to model; a map of the test images alone greys it
+                split: gr.update(interactive=not explore.one_split_reason(loaded),
+                                 info=explore.one_split_reason(loaded) or SPLIT_INFO),
                 selection.panel: gr.update(visible=False), selection.state: None,
                 ctx.map_note: note,
                 sel_orig: gr.update(value=loaded.modality.blank,
@@ -274,7 +284,7 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
         sel = explore.select_point(loaded, explore.event_index(getattr(evt, "_data", None)))
         new_label = sel["label"] if loaded.num_classes else label
         view = explore.decoded_view(loaded, sel["z"], new_label, proj)
-        caption = html.escape(f"Test image #{sel['index']}: {sel['class_name']}")  # names come from a config
+        caption = html.escape(f"{sel['what'][0].upper()}{sel['what'][1:]}: {sel['class_name']}")  # names: a config
         m = loaded.modality
         inverted = sel["source"] == explore.INVERSION_SOURCE
         if explore.is_text(loaded):  # a definition: its headword, its category, its greedy reconstruction
@@ -302,12 +312,12 @@ def wire(demo: gr.Blocks, ctx: PageContext, own: dict) -> None:
         return [gr.update(value=m.render(sel["original"]), caption=caption),
                 gr.update(value=m.render(sel["reconstruction"]), caption=recon_caption), vae_update, note,
                 new_label if loaded.num_classes else gr.skip(),
-                f"Loaded the {loaded_what} of test image #{sel['index']} ({sel['class_name']}).",
+                f"Loaded the {loaded_what} of {sel['what']} ({sel['class_name']}; map point #{sel['index']}).",
                 *ctx.z_updates(loaded, view), *ctx.slider_updates(loaded, sel["z"], values_only=True)]
 
     model_outputs = [model_info, ctx.class_picker, ctx.latent_map, ctx.map_note, sel_orig, sel_recon, sel_vae,
                      sel_note, ctx.status, ctx.decoded, ctx.class_row, *sliders, ctx.projection, decode_mode, download,
-                     dims, selection.panel, selection.state]
+                     dims, split, selection.panel, selection.state]
     demo.load(on_model, [ctx.model_picker, ctx.projection], model_outputs, **FAST)
     ctx.model_picker.change(on_model, [ctx.model_picker, ctx.projection], model_outputs, **FAST)
 
