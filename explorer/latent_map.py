@@ -223,8 +223,18 @@ def _read_image_files(path: Path, names, sha: str, regen: str) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------------------
 # Lookups
 
+def _numbering(lmap: LatentMap) -> str:
+    """How the map's points are numbered, for messages: "test images, numbered 0 to 9999", or, with a training
+    split, where each split's points lie."""
+    if lmap.split is None or len(lmap.splits) < 2:
+        return f"test images, numbered 0 to {lmap.n - 1}"
+    n_test = int((lmap.split == 0).sum())
+    return (f"points, numbered 0 to {lmap.n - 1} (0 to {n_test - 1} are the test images, {n_test} to {lmap.n - 1} "
+            f"the training images)")
+
+
 def check_index(lmap: LatentMap, index) -> int:
-    """A test-image index as an int in 0..N-1, or InputError saying the valid range."""
+    """A map point index as an int in 0..N-1, or InputError saying the valid range."""
     try:
         f = to_float(index)
     except (TypeError, ValueError):
@@ -232,7 +242,7 @@ def check_index(lmap: LatentMap, index) -> int:
                          f"got {shown(index)}.") from None
     if isinstance(index, bool) or not np.isfinite(f) or f != int(f) or not 0 <= f < lmap.n:
         raise InputError(f"point index {shown(index)} is out of range: this map has {lmap.n} "
-                         f"{'images' if lmap.split is not None else 'test images'}, numbered 0 to {lmap.n - 1}.")
+                         f"{_numbering(lmap)}.")
     return int(f)
 
 

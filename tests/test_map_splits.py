@@ -166,6 +166,9 @@ def test_points_are_named_by_split_and_the_selection_counts_both(tmp_path):
         rows = list(csv.DictReader(f))
     assert [(r["index"], r["split"], r["split_index"]) for r in rows] == [
         ("1", "test", "1"), ("2", "test", "2"), ("40", "train", "10"), ("41", "train", "11"), ("42", "train", "12")]
+    from explorer.validation import InputError
+    with pytest.raises(InputError, match=r"0 to 29 are the test images, 30 to 79 the training images"):
+        explore.select_point(loaded, 80)
 
 
 def test_a_test_only_map_says_how_to_add_the_training_images(tmp_path):
@@ -176,3 +179,19 @@ def test_a_test_only_map_says_how_to_add_the_training_images(tmp_path):
     loaded = ModelRegistry.discover(tmp_path).get("fake-vae")
     reason = explore.one_split_reason(loaded)
     assert "add-train" in reason and str(folder) in reason
+
+
+def test_the_map_csv_of_both_splits_names_each_rows_split(tmp_path):
+    from explorer import ModelRegistry
+    from explorer.testing import make_model_folder
+    from explorer.tools.export import map_rows
+    make_model_folder(tmp_path / "fake-vae", n_points=4, train_points=3)
+    make_model_folder(tmp_path / "test-only", n_points=4)
+    reg = ModelRegistry.discover(tmp_path)
+    header, rows = map_rows(reg.get("fake-vae").latent_map)
+    assert header[:3] == ["index", "label", "class_name"] and header[-2:] == ["split", "split_index"]
+    assert [(r[0], r[-2], r[-1]) for r in rows] == [
+        (0, "test", 0), (1, "test", 1), (2, "test", 2), (3, "test", 3), (4, "train", 0), (5, "train", 1),
+        (6, "train", 2)]
+    header, _ = map_rows(reg.get("test-only").latent_map)
+    assert "split" not in header

@@ -50,7 +50,8 @@ def export_path(filename: str) -> Path:
 
 
 def map_rows(lmap: LatentMap) -> tuple[list[str], list[list]]:
-    """Header and rows of the map as a table: index, label, class_name, then x and y of every stored projection."""
+    """Header and rows of the map as a table: index, label, class_name, then x and y of every stored projection,
+    and on a map of both splits each row's split and its index within it."""
     keys = [k for k in PROJECTIONS if k in lmap.coords]
     header = ["index", "label", "class_name"] + [f"{k}_{a}" for k in keys for a in ("x", "y")]
     coords = np.concatenate([lmap.coords[k] for k in keys], axis=1) if keys else np.zeros((lmap.n, 0))
@@ -60,11 +61,15 @@ def map_rows(lmap: LatentMap) -> tuple[list[str], list[list]]:
         header = header[:3] + ["headword", "category", "text"] + header[3:]
         rows = [r[:3] + [str(lmap.headwords[i]), str(lmap.categories[i]), str(lmap.texts[i])] + r[3:]
                 for i, r in enumerate(rows)]
+    if lmap.split is not None:  # a map of both splits: which one each row is, and its number there
+        header = header + ["split", "split_index"]
+        names = [lmap.split_of(i) for i in range(lmap.n)]
+        rows = [r + [names[i], lmap.index_in_split(i)] for i, r in enumerate(rows)]
     return header, rows
 
 
 def export_map_csv(registry: ModelRegistry, model: str) -> Path:
-    """The export_map_csv API: a CSV file of the model's map (one row per test image) and its path."""
+    """The export_map_csv API: a CSV file of the model's map (one row per map point) and its path."""
     loaded = registry.get(model)
     header, rows = map_rows(loaded.latent_map)
     path = export_path(f"{loaded.info.name}-latent-map.csv")

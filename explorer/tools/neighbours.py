@@ -1,4 +1,4 @@
-"""Nearest neighbours: the test images (a text model: the test definitions) whose latent means are nearest to a
+"""Nearest neighbours: the map's images (a text model: the test definitions) whose latent means are nearest to a
 code."""
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ N_NEIGHBOURS, MAX_NEIGHBOURS = 8, 64
 
 
 def nearest_neighbours(loaded: LoadedModel, z, k=N_NEIGHBOURS) -> list[dict]:
-    """The k test images whose latent means are nearest to z (Euclidean), nearest first.
+    """The k map images (test, and training where the map holds them) whose latent means are nearest to z
+    (Euclidean), nearest first.
 
-    Returns [{"index", "label", "class_name", "distance", "image" (28x28 uint8)}]; a text model's map: "image" is
+    Returns [{"index", "split", "label", "class_name", "distance", "image" (28x28 uint8)}]; a text model's map: "image" is
     the test definition, with "text", "headword" and "category" too (a reverse dictionary: the words whose
     definitions lie nearest)."""
     lmap = loaded.latent_map
@@ -26,7 +27,7 @@ def nearest_neighbours(loaded: LoadedModel, z, k=N_NEIGHBOURS) -> list[dict]:
     d2 = np.einsum("nd,nd->n", diff, diff)  # (N,)
     idx = np.argpartition(d2, k - 1)[:k]
     idx = idx[np.argsort(d2[idx], kind="stable")]
-    out = [{"index": int(i), "label": int(lmap.labels[i]), "class_name": lmap.class_names[int(lmap.labels[i])],
+    out = [{"index": int(i), "split": lmap.split_of(int(i)), "label": int(lmap.labels[i]), "class_name": lmap.class_names[int(lmap.labels[i])],
             "distance": round(float(np.sqrt(d2[i])), 4), "image": lmap.images[i]} for i in idx]
     if lmap.texts is not None:
         for n in out:
