@@ -21,7 +21,11 @@ def pictures(n: int = 256) -> list[str]:
     """n 280x280 PNG data URIs, of shipped test images where there are some (the explorer's images are alike)."""
     if MAP.is_file():
         with np.load(MAP) as f:
-            images = f["images"][:n]
+            if "images" in f.files:
+                images = f["images"][:n]
+            else:   # a map of every image keeps them in files beside it (training/evaluate.py's save_latent_map)
+                with np.load(MAP.parent / str(f["image_files"][0])) as g:
+                    images = g["images"][:n]
     else:
         images = (np.random.default_rng(0).random((n, 28, 28)) * 255).astype(np.uint8)
     return [png_data_uri(to_display_image(im, DISPLAY_SCALE)) for im in images]

@@ -4,7 +4,8 @@ rounds, and time each switch until the new model's image and map are both drawn.
     python benchmarks/model_switch.py [--rounds 5] [--no-warm-wait]
 
 Times are taken inside the page (performance.now()): from the mousedown on the model's entry in the picker to the
-next animation frame after both (a) #decoded-image img has a new src that has loaded and (b) the map
+next animation frame after both (a) #decoded-image img has a new src that has loaded (a text model: its sentence is
+there) and (b) the map
 #latent-map .xp-map-plot says it shows the new model (its data-model attribute, set once Plotly.react has drawn
 it). The app is started with `python app.py` and, unless --no-warm-wait, the switches start once it has printed
 "Warm-up done" (the first switch to each model is then its first view in a page; the later rounds show the
@@ -22,6 +23,8 @@ from explorer.testing.browser import AppServer, launch_browser, wait_ready
 ARM = """(name) => {
   const im0 = document.querySelector('#decoded-image img');
   const before = im0 ? im0.src : null;
+  const s0 = document.querySelector('#decoded-image .xp-sentence');   // a text model shows a sentence instead
+  const textBefore = s0 ? s0.textContent : null;
   window.__xpT0 = null;
   document.addEventListener('mousedown', () => { window.__xpT0 = performance.now(); }, {once: true, capture: true});
   window.__xpDone = new Promise((resolve) => {
@@ -29,7 +32,9 @@ ARM = """(name) => {
     const check = () => {
       const im = document.querySelector('#decoded-image img');
       const plot = document.querySelector('#latent-map .xp-map-plot');
-      const imageDrawn = im && im.src !== before && im.complete && im.naturalWidth > 0;
+      const s = document.querySelector('#decoded-image .xp-sentence');
+      const imageDrawn = (im && im.src !== before && im.complete && im.naturalWidth > 0) ||
+                         (s && !im && s.textContent && (s0 === null || s.textContent !== textBefore || s !== s0));
       const mapDrawn = plot && plot.dataset.model === name;
       if (window.__xpT0 !== null && imageDrawn && mapDrawn) {
         clearTimeout(give_up);
@@ -98,7 +103,7 @@ def main(argv=None) -> int:
           f"(target: median <= 300 ms)")
     print(f"{'first pick of each model':<28} {summary(list(first.values()))}")
     for name, ms in per_model.items():
-        print(f"{name:<28} {summary(ms)}")
+        print(f"{name:<28} {summary(ms)}" + (f"; first pick {first[name]:.0f} ms" if name in first else ""))
     later = [m for ms in per_model.values() for m in ms]
     print(f"{'all later picks':<28} {summary(later)}")
     if "Traceback" in log:
