@@ -94,12 +94,15 @@ def test_a_colour_model_trains_loads_decodes_and_exports_through_the_cli(tmp_pat
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["image_shape"] == [3, 32, 32] and config["model"]["conv_channels"] == [32, 64]
     model = load_model(out).eval()
-    x = unit_images(load_dataset("folder", data, image_shape=(3, 32, 32)).test.images)
+    ds = load_dataset("folder", data, image_shape=(3, 32, 32))
+    x = unit_images(ds.test.images)
     with torch.no_grad():
         mu = model.encode(x).mu
         assert mu.shape == (len(x), 2) and model.decode(mu).shape == (len(x), 3, 32, 32)
     latent_map = np.load(out / "latent_map.npz")
-    assert latent_map["images"].shape == (len(x), 32, 32, 3) and latent_map["images"].dtype == np.uint8
+    n = len(ds.test) + len(ds.train)   # the map holds the test images, then the training images
+    assert latent_map["images"].shape == (n, 32, 32, 3) and latent_map["images"].dtype == np.uint8
+    assert (latent_map["split"] == 0).sum() == len(ds.test)
     assert check_decoder_file(out / "decoder.onnx", 2, 0, (3, 32, 32)) is None
     assert "makes images of shape [3, 32, 32]" in check_decoder_file(out / "decoder.onnx", 2, 0, (1, 32, 32))
     # --resume without the flags keeps the saved shape

@@ -1,7 +1,7 @@
 """The main view: model picker, decoded output, sliders, latent map and the class picker.
 
 Element ids: model-picker, model-info, decoded-image, decode-mode, random-button, reset-button, download-decoded, seed, status,
-class-picker, class-row, sliders-help, latent-sliders, z-0 .. z-31, projection-picker, map-dims, latent-map, map-note,
+class-picker, class-row, sliders-help, latent-sliders, z-0 .. z-31, projection-picker, map-dims, map-split, latent-map, map-note,
 selected-original, selected-reconstruction, selected-vae, selected-note. selected-vae is shown for a GAN only: the
 reconstruction of the clicked test image by a VAE of the same dataset, when one is loaded. Layout first (`layout`), then the events (`wire`); every handler calls
 explorer.tools.explore. Slider moves are decoded in the page where it can (explorer.ui.browser_decode, static/decoder.js; a text
