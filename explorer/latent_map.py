@@ -45,11 +45,11 @@ CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                 "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363"]
 MARKER_COLOR = "#111111"
 MARKER_FILL = "#ffd700"
-TSNE_NOTE = ("t-SNE has no formula for placing a new point, so on this view the yellow dot sits on the test image "
+TSNE_NOTE = ("t-SNE has no formula for placing a new point, so on this view the yellow dot sits on the map's point "
              "whose latent mean is nearest to the current z.")
-UMAP_NOTE = ("The stored UMAP layout cannot place a new point, so on this view the yellow dot sits on the test image "
+UMAP_NOTE = ("The stored UMAP layout cannot place a new point, so on this view the yellow dot sits on the map's point "
              "whose latent mean is nearest to the current z.")
-PCA_NOTE = "The yellow dot is the current slider vector, projected onto the same PCA plane as the test images."
+PCA_NOTE = "The yellow dot is the current slider vector, projected onto the same PCA plane as the map's points."
 
 
 SPLIT_NAMES = ("test", "train")   # the map's split codes (training.evaluate.SPLIT_NAMES)

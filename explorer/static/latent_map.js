@@ -26,6 +26,9 @@
   const config = {
     displaylogo: false, responsive: true, scrollZoom: true,
     modeBarButtonsToRemove: ["toImage", "autoScale2d"],   // the box and the lasso select points
+    // WebGL canvases at the screen's own resolution: plotly's default, 2, draws 4 times the pixels on a screen of
+    // devicePixelRatio 1, which a software renderer (a machine without a GPU) pays for on every redraw
+    plotGlPixelRatio: Math.min(2, Math.max(1, window.devicePixelRatio || 1)),
   };
   const MAX_THUMBS = 2000, THUMB_PX = 28;
   let thumbModel = null, thumbCache = new Map(), thumbWanted = false, thumbsOn = false;

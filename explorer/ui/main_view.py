@@ -21,7 +21,7 @@ from .selection_panel import layout as selection_layout, wire as selection_wire
 from .context import BLANK, FAST, IMG_TEMPLATE, MAX_SLIDERS, PageContext, friendly, log
 from .style import PLOTLY_HEAD, static_js
 
-PROJECTION_INFO = "All precomputed from the test images' latent means."
+PROJECTION_INFO = "All precomputed from the images' latent means."
 PROJECTION_INFO_INVERTED = "All precomputed from the test images' inverted codes."
 DIMS_INFO = "3-D: PCA or UMAP, rotatable (drag); t-SNE is 2-D only."
 SPLIT_CHOICES = [("Both", "both"), ("Test", "test"), ("Training", "train")]
@@ -32,8 +32,8 @@ PROJECTION_CHOICES = [("PCA", "pca"), ("t-SNE", "tsne"), ("UMAP", "umap")]  # ea
 INTRO = """# Latent space explorer
 A variational autoencoder squeezes each item, a 28×28 image or a sentence, into a short vector **z** (its *latent
 code*) and learns a decoder that turns any z back into an image or a sentence. Drag the sliders to move through that
-space and watch the decoder's output change; the map on the right shows where the test images (or, for a text model,
-the test definitions) sit, and clicking one loads its code. A GAN's generator decodes the same way, but it has no
+space and watch the decoder's output change; the map on the right shows where the dataset's images (or, for a text
+model, the test definitions) sit, and clicking one loads its code. A GAN's generator decodes the same way, but it has no
 encoder: its map shows codes that an optimiser found for the test images."""
 # Each item is {"src": a PNG data URI} or, for a text model, {"html": its sentence, escaped by
 # explorer.modalities.text}.
@@ -156,7 +156,7 @@ def layout(registry) -> tuple[PageContext, dict]:
                                  marker=None, path=None, dims="2", min_height=470,
                                  server_functions=[get_figure, get_thumbs])
             map_note = gr.Markdown("", elem_id="map-note")
-            gr.Markdown("**Click a point** to see that test image next to its reconstruction and to load its "
+            gr.Markdown("**Click a point** to see that image next to its reconstruction and to load its "
                         "latent mean into the sliders (a GAN's: the code an optimiser found for it, and a VAE's "
                         "reconstruction beside the GAN's when one of the same dataset is loaded).")
             with gr.Row():
