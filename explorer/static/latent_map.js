@@ -36,6 +36,7 @@
   canvas.className = "xp-thumbs";
   let drawnKey = null;
   let wantedKey = null;
+  let drawGen = 0;   // counts the drawings begun: one that waited for a paint gives way to a newer one
   let lastClick = { index: "", at: 0 };   // the last point reported clicked, and when
   let pendingMarker = null;
 
@@ -123,6 +124,24 @@
     if (change.length) Plotly.restyle(plot, { visible: change.map((c) => c[1]) }, change.map((c) => c[0]));
   }
 
+  // The line over the map while a slow view is drawn (#latent-map .xp-map-busy; plot.dataset.busy is "1" then).
+  const BUSY_POINTS = 2000;   // fewer draw within a few frames, even in software
+  const busy = document.createElement("div");
+  busy.className = "xp-map-busy";
+  busy.setAttribute("role", "status");
+  function showBusy(text) {
+    if (!busy.isConnected) { plot.parentNode.style.position = "relative"; plot.parentNode.appendChild(busy); }
+    busy.textContent = text;
+    busy.hidden = false;
+    plot.dataset.busy = "1";
+  }
+  function hideBusy() {
+    busy.hidden = true;
+    plot.dataset.busy = "0";
+  }
+  // resolves once the page has painted what was set before it
+  const nextPaint = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+
   function draw() {
     const v = props.value;
     if (!v || !v.model) return;
@@ -133,16 +152,28 @@
     const key = viewKey(model, projection, dims);
     if (key === drawnKey || key === wantedKey) return;
     wantedKey = key;
+    const gen = ++drawGen;
     const fig = await fetchFigure(model, projection, dims);
     if (wantedKey !== key) return;  // a newer model or projection was picked meanwhile
     wantedKey = null;
-    if (!fig || fig.error) { showError(fig ? fig.error : "no answer from the server"); return; }
+    if (!fig || fig.error) { hideBusy(); showError(fig ? fig.error : "no answer from the server"); return; }
     withMarker(fig, projection, dims);
+    // A 3-D scene of many points takes seconds to draw without a GPU: say so at once, painted before Plotly
+    // takes the main thread, and drop this drawing if another view was picked meanwhile
+    if (dims === "3" && (fig.n || 0) >= BUSY_POINTS) {
+      showBusy(`Drawing ${fig.n.toLocaleString("en-US")} points in 3-D…`);
+      await nextPaint();
+      if (gen !== drawGen) return;   // a newer drawing is under way: it hides the line when done
+    }
     const want = wantedSplit();
     for (const [i, vis] of splitVisibility(fig.data, want)) fig.data[i].visible = vis;
     plot.dataset.split = want;
     if (plot.querySelector(".xp-map-error")) plot.innerHTML = "";
-    await Plotly.react(plot, fig.data, fig.layout, config);
+    try {
+      await Plotly.react(plot, fig.data, fig.layout, config);
+    } finally {
+      hideBusy();
+    }
     drawnKey = key;
     plot.dataset.projection = fig.projection || "";
     plot.dataset.dims = dims;

@@ -23,8 +23,16 @@ def dataset(page, key):
 
 def test_the_3d_view_turns_and_a_click_loads_a_point(page):
     assert page.is_enabled('#map-dims input[value="3"]')
+    # while the scene is drawn, one line over the map says so; it is gone once the view is drawn
+    page.evaluate("(s) => { window.__xpBusy = []; const p = document.querySelector(s);"
+                  " new MutationObserver(() => { const b = document.querySelector('#latent-map .xp-map-busy');"
+                  " if (b) window.__xpBusy.push([p.dataset.busy, b.hidden, b.textContent]); })"
+                  ".observe(p, {attributes: true, attributeFilter: ['data-busy']}); }", PLOT)
     page.locator('#map-dims label:has-text("3-D")').click()
     page.wait_for_function("(s) => document.querySelector(s).dataset.dims === '3'", arg=PLOT, timeout=30_000)
+    busy = page.evaluate("() => window.__xpBusy")
+    assert busy[0] == ["1", False, "Drawing 3,000 points in 3-D…"] and busy[-1][:2] == ["0", True], busy
+    assert page.is_hidden("#latent-map .xp-map-busy")
     # the page draws the 3-D view at once; the server's answer then offers its projections (t-SNE is 2-D only)
     page.wait_for_function("() => [...document.querySelectorAll('#projection-picker label')].map(l => l.innerText"
                            ".trim()).join() === 'PCA'", timeout=10_000)
