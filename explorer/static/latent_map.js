@@ -60,12 +60,22 @@
   let cacheModel = null;
   const viewKey = (model, projection, dims) => model + "|" + projection + "|" + dims;
 
+  const inflight = new Map();   // key -> the promise of a figure asked for and not yet answered
   async function fetchFigure(model, projection, dims) {
     const key = viewKey(model, projection, dims);
     if (cacheModel !== model) { figCache.clear(); cacheModel = model; }
     let fig = figCache.get(key);
     if (!fig) {
-      fig = await server.get_figure({ model, projection, dims });
+      let ask = inflight.get(key);
+      if (!ask) {
+        ask = server.get_figure({ model, projection, dims });
+        inflight.set(key, ask);
+      }
+      try {
+        fig = await ask;
+      } finally {
+        inflight.delete(key);
+      }
       if (fig && !fig.error && cacheModel === model) figCache.set(key, fig);
     }
     // plotly keeps (and changes) the objects it draws: each drawing gets its own copy of the cached figure
@@ -443,6 +453,19 @@
     }
   }
   document.addEventListener("change", onViewChange, true);
+
+  // A model picked in the list: its map's figure is asked for at once, beside gradio's event to the server, so
+  // that it is here (or on its way) when the server's update names the model. A new model opens in 2-D, on the
+  // projection shown now where it has one (a view it lacks is answered with an error, and the server's update
+  // then asks for the one it picked).
+  document.addEventListener("mousedown", (ev) => {
+    const option = ev.target instanceof Element && ev.target.closest("[role=option]");
+    const picker = document.querySelector("#model-picker");
+    if (!option || !picker || !picker.contains(document.activeElement) && !picker.querySelector("[aria-expanded=true]")) return;
+    const name = option.getAttribute("aria-label") || option.textContent.trim();
+    if (!name || name === plot.dataset.model) return;
+    fetchFigure(name, plot.dataset.projection || "pca", "2").catch(() => {});
+  }, true);
 
   whenPlotly(() => {
     draw();
