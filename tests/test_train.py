@@ -34,9 +34,10 @@ def test_training_lowers_the_loss_and_writes_a_complete_folder(tmp_path, tiny_da
         assert metrics["iwae_k4"] <= metrics["neg_elbo"] + 1.0
         assert len(metrics["kl_per_dim"]) == 3
     m = load_latent_map(tmp_path / "m")
-    n = 48 + 96   # an autoencoder's map holds the test images, then the training images
+    n_test, n_train = len(tiny_data.test), len(tiny_data.train)
+    n = n_test + n_train   # an autoencoder's map holds the test images, then the training images
     assert m["mu"].shape == (n, 3) and m["pca"].shape == (n, 2) and m["tsne"].shape == (n, 2)
-    assert m["split"].tolist() == [0] * 48 + [1] * 96
+    assert m["split"].tolist() == [0] * n_test + [1] * n_train
     assert m["labels"].tolist() == tiny_data.test.labels.tolist() + tiny_data.train.labels.tolist()
     assert m["images"].dtype == np.uint8 and m["images"].shape == (n, 28, 28)
     assert np.allclose((m["mu"] - m["pca_mean"]) @ m["pca_components"].T, m["pca"], atol=1e-4)

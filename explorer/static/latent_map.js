@@ -461,7 +461,9 @@
   document.addEventListener("mousedown", (ev) => {
     const option = ev.target instanceof Element && ev.target.closest("[role=option]");
     const picker = document.querySelector("#model-picker");
-    if (!option || !picker || !picker.contains(document.activeElement) && !picker.querySelector("[aria-expanded=true]")) return;
+    if (!option || !picker) return;
+    // the list open is the model picker's: it has the focus (its list may be drawn outside it) or says it is open
+    if (!picker.contains(document.activeElement) && !picker.querySelector("[aria-expanded=true]")) return;
     const name = option.getAttribute("aria-label") || option.textContent.trim();
     if (!name || name === plot.dataset.model) return;
     fetchFigure(name, plot.dataset.projection || "pca", "2").catch(() => {});
